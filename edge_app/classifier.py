@@ -1,0 +1,105 @@
+"""Classify images with a packed `.tflite` model, using the preprocessing its contract names.
+
+The same code path serves the Pi, `fashion-export check` and the benchmarks.
+
+    >>> clf = Classifier("models/edge-int8.tflite")
+    >>> clf.classify(rgb_frame)
+    Prediction(label='Sneaker', index=7, score=0.93, top_k=[('Sneaker', 0.93), ...])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_app import runtime
+from edge_app.contract import Contract, ContractError, read_model
+from edge_app.preprocess import SIZE, PreprocessSpec, preprocess
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.tflite"  # the shipped int8 model
+UNCERTAIN = "uncertain"  # the answer when the top score is below --threshold
+NO_ITEM = "no item"  # the answer when preprocessing finds no foreground object
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # class name, UNCERTAIN or NO_ITEM
+    index: int  # class index; -1 for NO_ITEM
+    score: float  # probability of the top class (0.0 for NO_ITEM)
+    top_k: list[tuple[str, float]] = field(default_factory=list)  # best classes, best first
+    ms_preprocess: float = 0.0
+    ms_inference: float = 0.0
+
+
+class Classifier:
+    """A LiteRT interpreter plus the model's contract; batched with `resize_tensor_input`."""
+
+    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None, max_batch: int = 256):
+        self.path = Path(model)
+        flat, self.contract = read_model(self.path)
+        _validate(self.contract, self.path)
+        self.interpreter = runtime.make_interpreter(flat, threads)
+        self._in = runtime.input_details(self.interpreter)
+        self._out = runtime.output_details(self.interpreter)
+        if list(self._in["shape"][1:]) != [SIZE, SIZE, 1]:
+            raise ContractError(f"{self.path}: model input is {list(self._in['shape'])}, expected [N, 28, 28, 1]")
+        self.spec = PreprocessSpec.from_dict(self.contract.preprocess)
+        self.labels = list(self.contract.labels)
+        self.max_batch = max_batch
+        self._batch = int(self._in["shape"][0])
+
+    # --- batched scores on pixels that are already 28×28 -------------------------------------------
+
+    def _run(self, chunk: np.ndarray) -> np.ndarray:
+        n = len(chunk)
+        if n != self._batch:
+            self.interpreter.resize_tensor_input(self._in["index"], [n, SIZE, SIZE, 1], strict=False)
+            self.interpreter.allocate_tensors()
+            self._in = runtime.input_details(self.interpreter)
+            self._out = runtime.output_details(self.interpreter)
+            self._batch = n
+        self.interpreter.set_tensor(self._in["index"], runtime.pixels_to_input(chunk, self._in))
+        self.interpreter.invoke()
+        return runtime.dequantize(self.interpreter.get_tensor(self._out["index"]), self._out)
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 pixels → (N, classes) float32 probabilities, in batches of `max_batch`."""
+        pixels = np.asarray(pixels, dtype=np.uint8)
+        if pixels.ndim == 2:
+            pixels = pixels[None]
+        if len(pixels) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.concatenate([self._run(pixels[i : i + self.max_batch]) for i in range(0, len(pixels), self.max_batch)])
+
+    # --- one image, any size, through the contract's preprocessing ---------------------------------
+
+    def classify(self, image, top_k: int = 3, threshold: float = 0.0) -> Prediction:
+        """An RGB/gray array or PIL image → a Prediction; "no item" and "uncertain" as documented."""
+        t0 = time.perf_counter()
+        pre = preprocess(image, self.spec)
+        t1 = time.perf_counter()
+        if not pre.has_item:
+            return Prediction(NO_ITEM, -1, 0.0, [], (t1 - t0) * 1e3, 0.0)
+        probs = self.probabilities(pre.image)[0]
+        t2 = time.perf_counter()
+        return self.decide(probs, top_k, threshold, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+
+    def decide(self, probs: np.ndarray, top_k: int = 3, threshold: float = 0.0, ms_pre: float = 0.0, ms_inf: float = 0.0) -> Prediction:
+        """Probabilities → a Prediction (top-k, and "uncertain" below `threshold`)."""
+        order = np.argsort(-probs)[: max(1, top_k)]
+        top = [(self.labels[i], float(probs[i])) for i in order]
+        best = int(order[0])
+        label = self.labels[best] if probs[best] >= threshold else UNCERTAIN
+        return Prediction(label, best, float(probs[best]), top, ms_pre, ms_inf)
+
+
+def _validate(contract: Contract, path: Path) -> None:
+    shape = list(contract.input_shape)
+    if len(shape) != 4 or shape[1:] != [SIZE, SIZE, 1]:
+        raise ContractError(f"{path}: contract input shape {shape} is not [N, 28, 28, 1]")
+    if not contract.labels:
+        raise ContractError(f"{path}: contract has no labels")

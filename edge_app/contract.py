@@ -1,0 +1,117 @@
+"""A model's contract, stored *inside* its `.tflite` file so it cannot drift from the model.
+
+The contract is a `metadata.json` member of a zip archive appended to the flatbuffer (the same
+trick TFLite's own metadata packer uses; the interpreter ignores trailing bytes). Reading it needs
+only the standard library.
+
+    >>> from edge_app.contract import read_contract
+    >>> read_contract("models/edge-int8.tflite").labels[:2]
+    ['T-shirt/top', 'Trouser']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_app.atomic import atomic_write
+from edge_app.labels import LABELS
+
+MEMBER = "metadata.json"  # name of the contract inside the appended zip
+FORMAT = 1  # bump when a field changes meaning
+
+
+class ContractError(ValueError):
+    """The file is not a `.tflite` with a readable contract."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    labels: list[str] = field(default_factory=lambda: list(LABELS))  # index → class name
+    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28, 1])  # NHWC
+    input_dtype: str = "float32"  # float32 | uint8 | int8
+    input_scale: float = 0.0  # quantization of the input tensor (0.0 = not quantized)
+    input_zero_point: int = 0
+    output_dtype: str = "float32"
+    output_scale: float = 0.0
+    output_zero_point: int = 0
+    preprocess: dict[str, Any] = field(default_factory=lambda: {"mode": "photo", "params": {}})  # PreprocessSpec.to_dict()
+    variant: str = "float32"  # float32 | float16 | dynamic | int8
+    model_name: str = ""  # registry name of the source model
+    source_sha256: str = ""  # SHA-256 of the source `.keras` file
+    flatbuffer_bytes: int = 0  # length of the TFLite flatbuffer before the appended zip
+    flatbuffer_sha256: str = ""  # its SHA-256: a truncated or altered model is detected
+    training: dict[str, Any] = field(default_factory=dict)  # metrics.json of the run it came from
+    checks: dict[str, Any] = field(default_factory=dict)  # drift results, once `fashion-export check` ran
+    exported_at: str = ""  # ISO-8601 UTC
+    format: int = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Contract":
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _split(blob: bytes, where: str) -> tuple[bytes, Contract]:
+    """(flatbuffer, contract) of a packed model; ContractError when either is missing or damaged."""
+    if len(blob) < 8 or blob[4:8] != b"TFL3":
+        raise ContractError(f"{where}: not a TFLite model (no 'TFL3' identifier)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            data = json.loads(zf.read(MEMBER))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ContractError(f"{where}: TFLite model has no contract ({MEMBER}); export it with fashion-export convert") from exc
+    contract = Contract.from_dict(data)
+    flat = blob[: contract.flatbuffer_bytes]
+    if contract.flatbuffer_bytes <= 0 or hashlib.sha256(flat).hexdigest() != contract.flatbuffer_sha256:
+        raise ContractError(f"{where}: model bytes do not match their contract (truncated or altered file)")
+    return flat, contract
+
+
+def read_model(path: str | os.PathLike) -> tuple[bytes, Contract]:
+    """The flatbuffer bytes (what the interpreter loads) and the contract of a packed `.tflite`."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot read model ({exc.strerror or exc})") from exc
+    return _split(blob, str(path))
+
+
+def read_contract(path: str | os.PathLike) -> Contract:
+    return read_model(path)[1]
+
+
+def pack(flatbuffer: bytes, contract: Contract) -> bytes:
+    """Flatbuffer + an appended zip holding the contract (with the flatbuffer's length and hash filled in)."""
+    if flatbuffer[4:8] != b"TFL3":
+        raise ContractError("not a TFLite flatbuffer")
+    contract = Contract.from_dict(
+        {**asdict(contract), "flatbuffer_bytes": len(flatbuffer), "flatbuffer_sha256": hashlib.sha256(flatbuffer).hexdigest()}
+    )
+    buf = io.BytesIO()
+    buf.write(flatbuffer)
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MEMBER, contract.to_json())
+    return buf.getvalue()
+
+
+def write_model(path: str | os.PathLike, flatbuffer: bytes, contract: Contract) -> Path:
+    return atomic_write(path, pack(flatbuffer, contract))
+
+
+def update_contract(path: str | os.PathLike, **changes: Any) -> Contract:
+    """Rewrite a packed model's contract with some fields changed (e.g. `checks` after a drift run)."""
+    flat, old = read_model(path)
+    new = Contract.from_dict({**asdict(old), **changes})
+    write_model(path, flat, new)
+    return new

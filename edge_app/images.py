@@ -1,0 +1,168 @@
+"""Safe image decoding: any file a user drops into a folder becomes an RGB uint8 array, or one clear error.
+
+Photos from phones and the web come in many shapes — 16-bit PNGs, CMYK JPEGs, transparent PNGs,
+sideways JPEGs with an EXIF orientation tag, truncated downloads, text files named `.jpg`, and the
+occasional decompression bomb. This module turns all of them into the one form the rest of the app
+expects (H×W×3 RGB uint8, upright, transparency on white) or raises `ImageError` with a one-line
+message naming the file and what was wrong. Grayscale conversion is `preprocess.to_gray`'s job.
+
+    >>> from edge_app.images import load_image
+    >>> load_image("unseen/sneaker/01.jpg").shape   # (H, W, 3), dtype uint8
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+MAX_PIXELS = 50_000_000  # default refusal limit: 50 MP is beyond any phone photo, ~150 MB as RGB
+
+# The decoders Pillow may pick. Restricting them keeps files with a misleading name from reaching
+# exotic plugins (EPS, for one, shells out to Ghostscript). The JPEG opener also returns MPO, the
+# multi-picture JPEG many phones write.
+_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF")
+
+# Modes that carry an alpha channel; "transparency" in `img.info` covers palette/colour-key ones.
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+class ImageError(ValueError):
+    """An image could not be read. `str(err)` is one line: "<name>: <reason>"."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = _one_line(reason)
+        super().__init__(f"{name}: {self.reason}")
+
+    def __reduce__(self):  # picklable across worker processes despite the two-argument constructor
+        return (type(self), (self.name, self.reason))
+
+
+def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as an upright RGB array.
+
+    Args:
+        path: the image file (any of IMAGE_EXTENSIONS; the content decides the format, not the name).
+        max_pixels: refuse images with more pixels than this, before decoding them.
+
+    Returns:
+        A C-contiguous (H, W, 3) uint8 RGB array.
+
+    Raises:
+        ImageError: missing, empty, not an image, truncated, too large, or otherwise undecodable.
+    """
+    name = str(path)
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise ImageError(name, f"cannot read file ({exc.strerror or exc})") from None
+    if Path(path).is_dir():
+        raise ImageError(name, "is a folder, not an image file")
+    if size == 0:
+        raise ImageError(name, "empty file (0 bytes)")
+    # Pillow reads lazily from the path, so a huge file is never slurped into memory at once.
+    return _decode(path, name, max_pixels)
+
+
+def decode_image(data: bytes, name: str = "<bytes>", *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an in-memory image (an upload, a download) exactly as `load_image` decodes a file.
+
+    Args:
+        data: the encoded file content.
+        name: what to call the image in error messages.
+        max_pixels: refuse images with more pixels than this, before decoding them.
+
+    Returns:
+        A C-contiguous (H, W, 3) uint8 RGB array.
+
+    Raises:
+        ImageError: empty, not an image, truncated, too large, or otherwise undecodable.
+    """
+    if not data:
+        raise ImageError(name, "empty data (0 bytes)")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source: str | os.PathLike | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
+    # Pillow's own bomb guard warns above Image.MAX_IMAGE_PIXELS (~89 MP) and raises above twice
+    # that, from inside Image.open. Make the warning an error too, so nothing that big is decoded
+    # even when a caller raises `max_pixels` (which is therefore capped by Image.MAX_IMAGE_PIXELS).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(source, formats=_FORMATS)  # reads the header only
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageError(name, f"refused as a possible decompression bomb ({exc})") from None
+        except UnidentifiedImageError:
+            raise ImageError(name, "not an image, or a format that is not supported") from None
+        except Exception as exc:  # a damaged header can make any plugin raise anything
+            raise ImageError(name, f"truncated or corrupt image header ({type(exc).__name__}: {exc})") from None
+
+        with img:
+            width, height = img.size
+            if width <= 0 or height <= 0:
+                raise ImageError(name, f"image has no pixels ({width}×{height})")
+            # The size comes from the header, so this check costs nothing; decoding comes after.
+            if width * height > max_pixels:
+                raise ImageError(
+                    name,
+                    f"image is {width}×{height} = {width * height / 1e6:.0f} MP, "
+                    f"above the {max_pixels / 1e6:g} MP limit; refused without decoding",
+                )
+            try:
+                img.load()
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ImageError(name, f"refused as a possible decompression bomb ({exc})") from None
+            except Exception as exc:  # OSError "image file is truncated", SyntaxError, zlib errors, …
+                raise ImageError(name, f"truncated or corrupt image data ({type(exc).__name__}: {exc})") from None
+            try:
+                return _to_rgb(_upright(img))
+            except Exception as exc:
+                raise ImageError(name, f"cannot convert image mode {img.mode} to RGB ({exc})") from None
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag, so a phone's portrait photo is not classified lying down."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a damaged EXIF block is no reason to lose an otherwise good picture
+        return img
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode → (H, W, 3) uint8 RGB, transparency composited onto white."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        img = Image.fromarray(_to_uint8(np.asarray(img)), mode="L")
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        # White, not black: product shots are cut out on white, and a black background would read
+        # as the dark backdrop of Fashion-MNIST and flip the preprocessing's polarity.
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    # CMYK (Adobe-inverted JPEGs are handled by Pillow's decoder), P, 1, L, YCbCr, … → RGB.
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    """Scale a high-bit-depth single-channel array to 0–255 (65535 → 255), rather than clipping it.
+
+    Integer data ("I;16*", and "I" — what Pillow uses for 16-bit PNG/TIFF) is taken as 16-bit;
+    float data ("F") as 0–1 when it stays within it, else as 0–255.
+    """
+    if a.dtype.kind == "f":
+        a = np.nan_to_num(a.astype(np.float64))
+        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+    a = np.clip(a.astype(np.int64), 0, 65535)
+    return ((a * 255 + 32767) // 65535).astype(np.uint8)  # rounded, exact at 0 and 65535
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

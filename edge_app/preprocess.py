@@ -1,0 +1,223 @@
+"""The one place that turns pixels into model input — for training, export checks and the edge app.
+
+Every path ends in a Fashion-MNIST-like 28×28 uint8 image (item bright on a black background);
+`to_input` then scales it to [0, 1]. Three modes, named in each model's contract:
+
+- `mnist`: the image already *is* Fashion-MNIST-shaped (the data set itself): nothing to do.
+- `seed`:  the study's pipeline, exactly: grayscale → invert → Lanczos resize to 28×28.
+- `photo`: real photos and camera frames, following how Fashion-MNIST was made (Xiao et al. 2017):
+           find the item against the border's background, crop it, invert only when the background is
+           the lighter side, stretch contrast, resize the longest edge, sharpen, pad to centre.
+
+    >>> from edge_app.preprocess import preprocess, PreprocessSpec
+    >>> out = preprocess(rgb_array, PreprocessSpec("photo"))   # out.image: (28, 28) uint8, out.has_item
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+SIZE = 28  # model input edge, px (Fashion-MNIST)
+MODES = ("mnist", "seed", "photo")
+
+
+@dataclass(frozen=True)
+class PhotoParams:
+    """Settings of the `photo` mode; they are written into every model's contract."""
+
+    work_size: int = 96  # longest edge (px) the mask is computed at: speed, and noise reduction
+    border: float = 0.06  # width of the frame ring that estimates the background, fraction of the edge
+    threshold: int = 24  # least |pixel − background| (0–255) that counts as foreground
+    noise_k: float = 3.0  # …raised to noise_k × the border's spread for textured backgrounds
+    keep_ratio: float = 0.2  # keep components at least this fraction of the largest (a pair of shoes)
+    min_area: float = 0.01  # foreground below this fraction of the image means "no item"
+    margin: float = 0.02  # crop margin around the item, fraction of its longest edge
+    fit: int = 28  # the item's longest edge after resizing, px (Fashion-MNIST: 28)
+    sharpen: int = 60  # unsharp-mask strength in %, radius 1 (Fashion-MNIST step 4); 0 = off
+    mask_background: bool = True  # set everything outside the item mask to black, as in the data set
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """Which mode and with which parameters: the `preprocess` block of a model's contract."""
+
+    mode: str = "photo"  # one of MODES
+    photo: PhotoParams = field(default_factory=PhotoParams)  # used only when mode == "photo"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown preprocessing mode {self.mode!r}; valid: {', '.join(MODES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "params": asdict(self.photo) if self.mode == "photo" else {}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PreprocessSpec":
+        mode = data.get("mode", "photo")
+        known = PhotoParams.__dataclass_fields__
+        params = {k: v for k, v in (data.get("params") or {}).items() if k in known}
+        return cls(mode=mode, photo=PhotoParams(**params))
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    image: np.ndarray  # (28, 28) uint8, item bright on black
+    has_item: bool  # False when `photo` found no foreground object ("no item")
+
+
+def to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels (…, 28, 28) → float32 model input in [0, 1], with a channel axis (…, 28, 28, 1)."""
+    return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
+
+
+def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Any PIL image or array (H×W, H×W×1/3/4, RGB order) → H×W uint8 gray, alpha composited on white.
+
+    The one colour conversion (PIL's ITU-R 601-2 luma), so files and camera frames agree.
+    """
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype != np.uint8:
+            arr = _to_uint8(arr)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.ndim == 2:
+            return np.ascontiguousarray(arr)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {arr.shape}")
+        image = Image.fromarray(np.ascontiguousarray(arr), "RGBA" if arr.shape[2] == 4 else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _to_uint8(np.asarray(image))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"))
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Deeper or float images (16-bit PNG/TIFF, float arrays) scaled into 0–255."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint16 or (arr.dtype.kind in "iu" and arr.max(initial=0) > 255):
+        return (arr.astype(np.float32) / max(257.0, float(arr.max()) / 255.0 + 1e-9)).clip(0, 255).astype(np.uint8)
+    if arr.dtype.kind == "f":
+        arr = np.nan_to_num(arr.astype(np.float32))
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        return (arr * scale).clip(0, 255).round().astype(np.uint8)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    return arr.clip(0, 255).astype(np.uint8)
+
+
+def preprocess(image: Image.Image | np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> Preprocessed:
+    """One image (PIL, or RGB/gray array) → a 28×28 uint8 Fashion-MNIST-like image, per `spec.mode`."""
+    if spec.mode == "mnist":
+        arr = to_gray(image)
+        if arr.shape != (SIZE, SIZE):
+            raise ValueError(f"mode 'mnist' expects a 28×28 image, got {arr.shape}; use 'photo' or 'seed'")
+        return Preprocessed(arr, True)
+    if spec.mode == "seed":
+        return Preprocessed(_seed(image), True)
+    return _photo(to_gray(image), spec.photo)
+
+
+def preprocess_batch(images: list, spec: PreprocessSpec = PreprocessSpec()) -> tuple[np.ndarray, np.ndarray]:
+    """Many images → ((N, 28, 28) uint8, (N,) bool has_item)."""
+    outs = [preprocess(im, spec) for im in images]
+    if not outs:
+        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros((0,), bool)
+    return np.stack([o.image for o in outs]), np.array([o.has_item for o in outs])
+
+
+# --- seed: the study's pipeline -------------------------------------------------------------------
+
+
+def _seed(image: Image.Image | np.ndarray) -> np.ndarray:
+    # The study: grayscale → invert → resize to 28×28 with Lanczos (aspect not kept) → /255 later.
+    gray = Image.fromarray(to_gray(image), "L")
+    return np.asarray(ImageOps.invert(gray).resize((SIZE, SIZE), Image.LANCZOS))
+
+
+# --- photo: Fashion-MNIST's own recipe, made robust for real photos ----------------------------------
+
+
+def _cv2():
+    try:
+        import cv2  # lazily: the edge app's only optional native dependency
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("'photo' preprocessing needs OpenCV: pip install 'fashion-edge[edge]'") from exc
+    return cv2
+
+
+def _photo(gray: np.ndarray, p: PhotoParams) -> Preprocessed:
+    cv2 = _cv2()
+    h, w = gray.shape
+    if h < 2 or w < 2:
+        return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
+
+    # 1. A small working copy for the mask (area averaging also smooths sensor noise).
+    scale = min(1.0, p.work_size / max(h, w))
+    small = gray if scale >= 1.0 else cv2.resize(gray, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape
+
+    # 2. Background = the median of a ring along the frame; its spread sets the threshold.
+    b = max(1, round(p.border * max(sh, sw)))
+    ring = np.concatenate([small[:b].ravel(), small[-b:].ravel(), small[:, :b].ravel(), small[:, -b:].ravel()])
+    bg = float(np.median(ring))
+    spread = float(np.median(np.abs(ring.astype(np.float32) - bg))) * 1.4826
+    thr = max(float(p.threshold), p.noise_k * spread)
+
+    # 3. Foreground mask, cleaned: open removes specks, close fills pinholes; then the main component(s).
+    diff = small.astype(np.int16) - int(round(bg))
+    mask = (np.abs(diff) > thr).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.flatnonzero(areas >= p.keep_ratio * areas.max())
+    mask = np.isin(labels, keep)
+    if mask.sum() < p.min_area * sh * sw:
+        return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
+
+    # 4. Polarity: Fashion-MNIST items are bright on black, so invert only a lighter background.
+    invert = float(np.median(small[mask])) < bg
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    m = round(p.margin * max(y1 - y0, x1 - x0))
+    y0, x0, y1, x1 = max(0, y0 - m), max(0, x0 - m), min(sh, y1 + m), min(sw, x1 + m)
+
+    # 5. Crop at full resolution; the mask is scaled up to match.
+    fy0, fx0 = int(y0 / scale), int(x0 / scale)
+    fy1, fx1 = min(h, max(fy0 + 1, int(np.ceil(y1 / scale)))), min(w, max(fx0 + 1, int(np.ceil(x1 / scale))))
+    crop = gray[fy0:fy1, fx0:fx1].astype(np.float32)
+    if invert:
+        crop, bg = 255.0 - crop, 255.0 - bg
+    cmask = mask[y0:y1, x0:x1].astype(np.uint8)
+    if cmask.shape != crop.shape:
+        cmask = cv2.resize(cmask, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_NEAREST)
+
+    # 6. Contrast: background → 0, the item's bright end (99th percentile) → 255.
+    top = float(np.percentile(crop[cmask > 0], 99)) if cmask.any() else 255.0
+    crop = (crop - bg) * (255.0 / max(top - bg, 1.0))
+    if p.mask_background:
+        crop = crop * cmask
+    crop = crop.clip(0, 255).astype(np.uint8)
+
+    # 7. Longest edge → `fit` px (area averaging), sharpen, pad to 28×28 centred.
+    ch, cw = crop.shape
+    k = p.fit / max(ch, cw)
+    nh, nw = max(1, min(SIZE, round(ch * k))), max(1, min(SIZE, round(cw * k)))
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+    item = cv2.resize(crop, (nw, nh), interpolation=interp)
+    if p.sharpen:
+        item = np.asarray(Image.fromarray(item, "L").filter(ImageFilter.UnsharpMask(radius=1, percent=p.sharpen, threshold=0)))
+    out = np.zeros((SIZE, SIZE), np.uint8)
+    oy, ox = (SIZE - nh) // 2, (SIZE - nw) // 2
+    out[oy : oy + nh, ox : ox + nw] = item
+    return Preprocessed(out, True)

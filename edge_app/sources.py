@@ -1,0 +1,296 @@
+"""Where frames come from: a camera, a video, a stream URL, the Pi camera, an image, a folder or a glob.
+
+`open_source(spec)` turns whatever the user typed into one iterator of `Frame`s. Every image leaves
+here as RGB uint8 — OpenCV's BGR is converted once, at this boundary, and nowhere else. A file that
+cannot be read becomes a Frame with an `error` and the run goes on; only a source that cannot work
+at all (no such camera, a stream that never opens or keeps dropping) raises `SourceError`.
+Frame rate limits and frame counts are the caller's business: sources only deliver frames.
+
+    >>> for frame in open_source("unseen/"): print(frame.source, frame.error or frame.image.shape)
+
+OpenCV and picamera2 are imported only when a stream is opened, so folders work without them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from edge_app.images import IMAGE_EXTENSIONS, ImageError, load_image
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".h264")
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
+PICAMERA = "picamera2"
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+# Seam for tests: the retry loop sleeps through this name, so tests can replace it.
+_sleep = time.sleep
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing/hashing ndarrays field-wise would raise
+class Frame:
+    """One image from a source, or the reason it could not be read."""
+
+    source: str  # file path, or "<stream>#<frame index>", e.g. "camera:0#17", "video.mp4#3"
+    index: int  # running frame number from 0
+    image: np.ndarray | None  # (H, W, 3) uint8 RGB; None when `error` is set
+    error: str | None = None  # one-line reason this frame/file could not be read
+
+    @property
+    def ok(self) -> bool:
+        return self.image is not None
+
+
+class SourceError(RuntimeError):
+    """The source cannot deliver frames at all: missing path, no such camera, stream gone for good."""
+
+
+class Capture(Protocol):
+    """The part of `cv2.VideoCapture` used here; fakes in tests and the Pi camera adapter match it."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+    def release(self) -> None: ...
+
+
+CaptureFactory = Callable[[Any], Capture]  # target (int camera index, path/URL str, or PICAMERA) → capture
+
+
+def open_source(
+    spec: str,
+    *,
+    retries: int = 3,
+    backoff: float = 0.5,
+    recursive: bool = True,
+    capture_factory: CaptureFactory | None = None,
+) -> Iterator[Frame]:
+    """Open `spec` and return an iterator of Frames.
+
+    The spec is checked (and a stream opened) right away, so a bad spec fails here, not at the
+    first `next()`. Close the iterator (`frames.close()`) to release a camera early.
+
+    Args:
+        spec: "0" (camera index), "picamera2", an rtsp/rtmp/http(s) URL, a video file, an image file,
+            a folder of images, or a glob pattern such as "photos/**/*.jpg".
+        retries: how many times a live stream (camera, URL, picamera2) is reopened after it drops.
+        backoff: seconds before the first reopen; doubled before each further one.
+        recursive: whether a folder's subfolders are searched too.
+        capture_factory: opens a stream target; defaults to `cv2.VideoCapture` / the Pi camera.
+
+    Returns:
+        An iterator of `Frame`s; streams run until they end (video file) or fail (`SourceError`).
+
+    Raises:
+        SourceError: a path that does not exist, an unsupported file type, an empty folder or glob,
+            a stream that does not open, or (while iterating) a live stream that stays down.
+    """
+    factory = capture_factory or _open_capture
+    text = str(spec).strip()
+
+    if text == PICAMERA:
+        return _stream(factory, PICAMERA, PICAMERA, live=True, retries=retries, backoff=backoff,
+                       not_open="Pi camera not found or busy (is it connected and enabled?)")
+    if text.isdigit():  # a file literally named "0" can still be reached as "./0"
+        index = int(text)
+        return _stream(factory, index, f"camera:{index}", live=True, retries=retries, backoff=backoff,
+                       not_open=f"camera {index} not found or busy")
+    if urlsplit(text).scheme.lower() in URL_SCHEMES:
+        # A URL to a video *file* (…/clip.mp4) ends like a file; reconnecting would replay it forever.
+        live = Path(urlsplit(text).path).suffix.lower() not in VIDEO_EXTENSIONS
+        return _stream(factory, text, _redact(text), live=live, retries=retries, backoff=backoff)
+
+    path = Path(text).expanduser()
+    if path.is_dir():
+        files = _list_images(path, recursive)
+        if not files:
+            where = "in or under" if recursive else "in"
+            raise SourceError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) {where} folder {text}")
+        return _images(files)
+    if path.exists():
+        suffix = path.suffix.lower()
+        if suffix in VIDEO_EXTENSIONS:
+            return _stream(factory, str(path), text, live=False, retries=retries, backoff=backoff)
+        if suffix in IMAGE_EXTENSIONS:
+            return _images([path])
+        raise SourceError(
+            f"unsupported file type {suffix or '(no extension)'!r}: {text}; expected an image "
+            f"({' '.join(IMAGE_EXTENSIONS)}) or a video ({' '.join(VIDEO_EXTENSIONS)})"
+        )
+    if _GLOB_CHARS.search(text):
+        files = sorted(
+            Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True)
+            if Path(p).suffix.lower() in IMAGE_EXTENSIONS and Path(p).is_file()
+        )
+        if not files:
+            raise SourceError(f"no image files match {text}")
+        return _images(files)
+    raise SourceError(f"no such file or folder: {text}")
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def _list_images(root: Path, recursive: bool) -> list[Path]:
+    """Image files in `root`, sorted by their path relative to it (so the order is stable)."""
+    found: list[Path] = []
+    # os.walk without followlinks: a symlink loop cannot make this run forever.
+    for folder, dirs, names in os.walk(root):
+        # Hidden entries are skipped: macOS leaves "._photo.jpg" resource forks (not images) on
+        # USB sticks, and ".thumbnails" folders would double every picture.
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        found += [Path(folder, n) for n in names
+                  if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def _images(files: list[Path]) -> Iterator[Frame]:
+    for index, path in enumerate(files):
+        try:
+            yield Frame(str(path), index, load_image(path))
+        except ImageError as exc:
+            yield Frame(str(path), index, None, exc.reason)
+
+
+# --- streams -------------------------------------------------------------------------------------
+
+def _stream(factory: CaptureFactory, target: Any, name: str, *, live: bool, retries: int,
+            backoff: float, not_open: str | None = None) -> Iterator[Frame]:
+    """Open the capture now (so a missing camera fails at `open_source`), then iterate lazily."""
+    cap = factory(target)
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(not_open or f"could not open {name}")
+    return _read_stream(cap, factory, target, name, live=live, retries=retries, backoff=backoff)
+
+
+def _read_stream(cap: Capture, factory: CaptureFactory, target: Any, name: str, *, live: bool,
+                 retries: int, backoff: float) -> Iterator[Frame]:
+    index = 0
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                if not live:
+                    if index == 0:  # opened but nothing decodes: usually a codec OpenCV lacks
+                        raise SourceError(f"could not read any frame from {name}")
+                    return  # end of a video file: a normal end
+                cap, bgr = _reconnect(cap, factory, target, name, retries, backoff)
+            yield _frame(bgr, f"{name}#{index}", index)
+            index += 1
+    finally:
+        cap.release()
+
+
+def _reconnect(cap: Capture, factory: CaptureFactory, target: Any, name: str, retries: int,
+               backoff: float) -> tuple[Capture, np.ndarray]:
+    """Reopen a dropped live stream, waiting backoff, 2×backoff, 4×backoff, … between attempts.
+
+    Returns the new capture and its first frame. The attempt count restarts after every success,
+    so a flaky Wi-Fi camera that drops once an hour is never given up on.
+    """
+    for attempt in range(retries):
+        cap.release()
+        _sleep(backoff * 2**attempt)
+        try:
+            cap = factory(target)
+            if cap.isOpened():
+                ok, bgr = cap.read()
+                if ok and bgr is not None:
+                    return cap, bgr
+        except Exception:  # a driver hiccup while reopening is just a failed attempt
+            pass
+    cap.release()
+    raise SourceError(f"stream {name} dropped; gave up after {retries} retries")
+
+
+def _frame(bgr: np.ndarray, source: str, index: int) -> Frame:
+    """The one BGR → RGB conversion of the app (OpenCV and Picamera2 both hand out BGR)."""
+    a = np.asarray(bgr)
+    if a.dtype != np.uint8:
+        return Frame(source, index, None, f"unsupported frame type {a.dtype} (expected uint8)")
+    if a.ndim == 2:
+        rgb = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] in (3, 4):
+        rgb = np.ascontiguousarray(a[:, :, 2::-1])  # B,G,R[,A] → R,G,B; alpha dropped
+    elif a.ndim == 3 and a.shape[2] == 1:
+        rgb = np.repeat(a, 3, axis=2)
+    else:
+        return Frame(source, index, None, f"unsupported frame shape {a.shape}")
+    return Frame(source, index, rgb)
+
+
+def _open_capture(target: Any) -> Capture:
+    """The default capture factory: the Pi camera for PICAMERA, else `cv2.VideoCapture(target)`."""
+    if target == PICAMERA:
+        return _PiCamera()
+    try:
+        import cv2  # lazy: image folders must work on a Pi without OpenCV
+    except ImportError:
+        raise SourceError("OpenCV is needed for cameras, videos and streams: "
+                          "pip install opencv-python-headless") from None
+    return cv2.VideoCapture(target)
+
+
+class _PiCamera:
+    """Picamera2 behind the `Capture` interface, so it shares the reconnect logic."""
+
+    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+        try:
+            from picamera2 import Picamera2  # lazy, and not on PyPI for the Pi: it comes from apt
+        except ImportError:
+            raise SourceError(
+                "picamera2 is not installed: run `sudo apt install python3-picamera2` and create the "
+                "venv with `python3 -m venv --system-site-packages` so it can see the system package"
+            ) from None
+        self._cam = None
+        cam = None
+        try:
+            cam = Picamera2()
+            cam.configure(cam.create_preview_configuration(main={"size": size, "format": "RGB888"}))
+            cam.start()
+            self._cam = cam
+        except Exception:  # no camera attached, or another process holds it: isOpened() says so
+            if cam is not None:
+                try:
+                    cam.close()
+                except Exception:
+                    pass
+
+    def isOpened(self) -> bool:
+        return self._cam is not None
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self._cam is None:
+            return False, None
+        try:
+            # libcamera names formats by 32-bit word order, so "RGB888" is B,G,R bytes in memory:
+            # the same order as OpenCV, and `_frame` converts both the same way.
+            return True, self._cam.capture_array()
+        except Exception:
+            return False, None
+
+    def release(self) -> None:
+        if self._cam is not None:
+            try:
+                self._cam.stop()
+                self._cam.close()
+            finally:
+                self._cam = None
+
+
+def _redact(url: str) -> str:
+    """Hide a stream URL's password: Frame.source ends up in logs and result files."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    user = user.split(":", 1)[0] + ":***" if ":" in user else user
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))

@@ -1,0 +1,190 @@
+"""Keras run → LiteRT `.tflite` variants that carry their own contract.
+
+    >>> convert("runs/robust", "int8")           # models/robust-int8.tflite
+    PosixPath('models/robust-int8.tflite')
+
+Variants: `float32` (plain), `float16` (fp16 weights), `dynamic` (int8 weights, float activations),
+`int8` (full integer: int8 weights and activations, calibrated on a stratified sample of the
+*training* set, uint8 input by default so a camera frame goes in without float conversion).
+Conversion goes through `from_keras_model`: it traces the inference graph, so the augmentation
+and Dropout layers are inert in the file (a Keras 3 SavedModel export keeps them active).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.contract import Contract, write_model
+from edge_app.labels import LABELS
+from edge_app.preprocess import PreprocessSpec, to_input
+
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+IO_TYPES = ("uint8", "int8", "float32")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Defaults of the export stage; `fashion-export convert` options mirror it."""
+
+    calibration: int = 500  # representative images for int8, stratified from the training set
+    io: str = "uint8"  # int8 variant's input/output type: uint8 (camera pixels as-is) | int8 | float32
+    seed: int = 0  # seeds the calibration sample
+    out: str = "models"  # folder receiving <model>-<variant>.tflite
+    preprocess: str = "photo"  # preprocessing mode written into the contract for real images: photo | seed
+    data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)
+
+
+class ExportError(ValueError):
+    """The source model or the request cannot be exported."""
+
+
+def find_keras(source: str | Path) -> Path:
+    """A run folder (with model.keras) or a `.keras` file → the `.keras` path."""
+    source = Path(source)
+    path = source / "model.keras" if source.is_dir() else source
+    if not path.exists():
+        raise ExportError(f"{source}: no model.keras here (train it with fashion-train fit)")
+    return path
+
+
+def load_keras(path: Path):
+    """Load with safe_mode=True; one clear error for anything that is not a usable 28×28×1 model."""
+    import keras
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # zip errors, unsafe lambdas, foreign files: all mean "not our model"
+        raise ExportError(f"{path}: not a loadable Keras model ({' '.join(str(exc).split())[:160]})") from exc
+    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
+    if shape != (28, 28, 1):
+        raise ExportError(f"{path}: model input is {shape}, expected (28, 28, 1)")
+    return model
+
+
+def calibration_images(n: int, seed: int = 0, data_dir: str | None = None) -> np.ndarray:
+    """`n` training images, stratified by class and seeded, as uint8 (n, 28, 28)."""
+    from train.data import load_dataset, stratified_indices
+
+    data = load_dataset(data_dir)
+    return data.x_train[stratified_indices(data.y_train, n, seed)]
+
+
+def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8") -> bytes:
+    """The converter call for one variant; `calibration` (uint8 images) is needed for int8."""
+    import tensorflow as tf
+
+    if variant not in VARIANTS:
+        raise ExportError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}, all")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "int8":
+        if calibration is None or len(calibration) == 0:
+            raise ExportError("int8 needs calibration images")
+        if io not in IO_TYPES:
+            raise ExportError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
+        inputs = to_input(calibration)
+
+        def representative():
+            for i in range(len(inputs)):
+                yield [inputs[i : i + 1]]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = getattr(tf, io)
+        converter.inference_output_type = getattr(tf, io)
+    with quiet_native_output():
+        return converter.convert()
+
+
+@contextmanager
+def quiet_native_output():
+    """Silence the converter's C++ and Python chatter (fd-level); show it only if conversion fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _io_contract(flat: bytes) -> dict:
+    """Input/output dtype, shape and quantization as the runtime sees them."""
+    from edge_app.runtime import input_details, make_interpreter, output_details
+
+    interp = make_interpreter(flat)
+    i, o = input_details(interp), output_details(interp)
+    return {
+        "input_shape": [1, *map(int, i["shape"][1:])],
+        "input_dtype": np.dtype(i["dtype"]).name,
+        "input_scale": float(i["quantization"][0]),
+        "input_zero_point": int(i["quantization"][1]),
+        "output_dtype": np.dtype(o["dtype"]).name,
+        "output_scale": float(o["quantization"][0]),
+        "output_zero_point": int(o["quantization"][1]),
+    }
+
+
+def convert(source: str | Path, variant: str, config: ExportConfig = ExportConfig(), calibration: np.ndarray | None = None) -> Path:
+    """Convert one run to one variant; writes `<out>/<model>-<variant>.tflite` atomically."""
+    keras_path = find_keras(source)
+    run_dir = keras_path.parent
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    name = metrics.get("model") or run_dir.name
+    model = load_keras(keras_path)
+    if variant == "int8" and calibration is None:
+        calibration = calibration_images(config.calibration, config.seed, config.data_dir)
+    flat = to_tflite(model, variant, calibration, config.io)
+    contract = Contract(
+        labels=list(LABELS),
+        preprocess=PreprocessSpec(config.preprocess).to_dict(),
+        variant=variant,
+        model_name=name,
+        source_sha256=hashlib.sha256(keras_path.read_bytes()).hexdigest(),
+        training={k: metrics[k] for k in ("test_accuracy", "test_loss", "params", "epochs", "best_epoch", "seconds_per_epoch", "validation", "config", "data") if k in metrics},
+        exported_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **_io_contract(flat),
+    )
+    if variant == "int8":
+        contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
+    out = Path(config.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return write_model(out / f"{name}-{variant}.tflite", flat, contract)
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+
+
+def convert_all(source: str | Path, variants=VARIANTS, config: ExportConfig = ExportConfig()) -> list[Path]:
+    """Every requested variant of one run (the calibration set is drawn once)."""
+    calibration = calibration_images(config.calibration, config.seed, config.data_dir) if "int8" in variants else None
+    return [convert(source, v, config, calibration) for v in variants]

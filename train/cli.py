@@ -1,0 +1,86 @@
+"""`fashion-train`: fit the registry's models, compare runs. Thin shells over train.fit / train.compare.
+
+    $ fashion-train fit --model all --epochs 10 --out runs/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_app.errors import cli_errors
+from train.config import TrainConfig
+from train.models import MODELS, STUDY_MODELS
+
+app = typer.Typer(help="Train Fashion-MNIST CNNs (the study's three and ours).", no_args_is_help=True, add_completion=False)
+D = TrainConfig()
+
+
+@app.command()
+def fit(
+    model: str = typer.Option(D.model, "--model", "-m", help=f"registry name, 'study' ({', '.join(STUDY_MODELS)}) or 'all' ({', '.join(MODELS)})"),
+    epochs: int = typer.Option(D.epochs, help="passes over the training set"),
+    batch_size: int = typer.Option(D.batch_size, help="images per step"),
+    seed: int = typer.Option(D.seed, help="seed for weights, split, subset and shuffling"),
+    out: Path = typer.Option(Path(D.out), help="runs/<model>/ receives the artifacts"),
+    limit: Optional[int] = typer.Option(None, help="train on a stratified subset of N images (smoke tests)"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder (else $FASHION_MNIST_DIR, Debian's package, Keras cache)"),
+    validate_on_test: bool = typer.Option(False, help="the study's choice: validate on the test set"),
+    early_stopping: int = typer.Option(0, help="stop after N epochs without val-loss improvement (0 = off)"),
+    strategy: str = typer.Option(D.strategy, help="default | mirrored (tf.distribute.MirroredStrategy)"),
+    resume: bool = typer.Option(False, help="continue from runs/<model>/last.keras"),
+    quiet: bool = typer.Option(False, help="no progress bars"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Train one model (or all) and write runs/<model>/: model.keras, metrics.json, history.json, curves.png."""
+    with cli_errors(debug):
+        names = list(MODELS) if model == "all" else list(STUDY_MODELS) if model == "study" else [model]
+        configs = [
+            TrainConfig(model=name, epochs=epochs, batch_size=batch_size, seed=seed, out=str(out), limit=limit,
+                        data_dir=str(data_dir) if data_dir else None, validate_on_test=validate_on_test,
+                        early_stopping=early_stopping, strategy=strategy, resume=resume)
+            for name in names
+        ]
+        for name in names:
+            if name not in MODELS:
+                raise KeyError(f"unknown model {name!r}; valid: {', '.join(MODELS)}, study, all")
+        from train.fit import fit as fit_model  # TensorFlow loads here, not for --help
+
+        for config in configs:
+            result = fit_model(config, progress=not quiet)
+            m = result.metrics
+            typer.echo(f"{m['model']}: test accuracy {m['test_accuracy']:.2%}, loss {m['test_loss']:.4f}, "
+                       f"{m['seconds_per_epoch']:.1f} s/epoch, {m['params']:,} params → {result.path}")
+
+
+@app.command()
+def compare(runs: Path = typer.Argument(Path("runs"), help="folder of runs"), debug: bool = typer.Option(False)) -> None:
+    """Print a table of every run and write runs/comparison.png."""
+    with cli_errors(debug):
+        from rich.console import Console
+        from rich.table import Table
+
+        from train.compare import compare as compare_runs
+
+        rows, plot = compare_runs(runs)
+        table = Table(title=f"Runs in {runs}")
+        for col in ("model", "params", "test acc", "test loss", "epochs", "s/epoch"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for r in rows:
+            spe = f"{r.seconds_per_epoch:.1f}" if r.seconds_per_epoch else "-"
+            table.add_row(r.model, f"{r.params:,}", f"{r.test_accuracy:.2%}", f"{r.test_loss:.4f}", str(r.epochs), spe)
+        Console().print(table)
+        typer.echo(f"comparison plot: {plot}")
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the registry."""
+    for name, spec in MODELS.items():
+        typer.echo(f"{name:10s} {spec.summary}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,35 @@
+"""Defaults of the training stage, in one frozen dataclass; `fashion-train fit` options mirror it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "baseline"  # registry name (train.models.MODELS)
+    epochs: int = 10  # passes over the training set (the study: 10)
+    batch_size: int = 32  # images per step (the study: Keras's default, 32)
+    seed: int = 0  # seeds Python, NumPy, TensorFlow, the split and the subset
+    out: str = "runs"  # runs/<model>/ receives every artifact
+    limit: int | None = None  # train on a stratified subset of this many images (smoke tests)
+    data_dir: str | None = None  # explicit Fashion-MNIST folder (else $FASHION_MNIST_DIR, Debian, Keras)
+    val_fraction: float = 0.1  # stratified share of the training set held out for validation
+    validate_on_test: bool = False  # the study's choice: validate (and schedule the LR) on the test set
+    early_stopping: int = 0  # stop after this many epochs without val-loss improvement (0 = off)
+    strategy: str = "default"  # default | mirrored (tf.distribute.MirroredStrategy)
+    resume: bool = False  # continue from runs/<model>/last.keras and state.json
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"--epochs must be ≥ 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be ≥ 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 20:
+            raise ValueError(f"--limit must be ≥ 20 (two images per class), got {self.limit}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"validation fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.strategy not in ("default", "mirrored"):
+            raise ValueError(f"--strategy must be default or mirrored, got {self.strategy!r}")
+        if self.early_stopping < 0:
+            raise ValueError(f"--early-stopping must be ≥ 0, got {self.early_stopping}")

@@ -1,0 +1,165 @@
+"""Fit one registry model and write its run folder: the whole training story, top to bottom.
+
+    >>> result = fit(TrainConfig(model="robust", epochs=10))
+    >>> result.metrics["test_accuracy"]
+
+runs/<model>/ receives `model.keras` (best epoch by validation loss), `last.keras` + `state.json`
+(for `--resume`), `history.json`, `metrics.json` and `curves.png`. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_app.atomic import atomic_save, atomic_write
+from edge_app.preprocess import to_input
+from train.config import TrainConfig
+from train.data import load_dataset, split_validation, stratified_indices
+from train.models import get_spec
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: Path  # runs/<model>/
+    metrics: dict[str, Any]  # what metrics.json holds
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("tensorflow", "keras", "numpy", "ai-edge-litert", "pillow", "opencv-python-headless"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _strategy(name: str):
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    # All local GPUs; on a CPU-only machine, the logical CPUs (tests split one CPU into two).
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def _datasets(config: TrainConfig, spec):
+    """(x_train, y_train, x_val, y_val, x_test, y_test, data) — model inputs via edge_app.preprocess."""
+    data = load_dataset(config.data_dir, allow_download=True)
+    x, y = data.x_train, data.y_train
+    if config.limit:
+        keep = stratified_indices(y, config.limit, config.seed)
+        x, y = x[keep], y[keep]
+    if config.validate_on_test:
+        x_tr, y_tr, x_val, y_val = x, y, data.x_test, data.y_test
+    else:
+        tr, val = split_validation(y, config.val_fraction, config.seed)
+        x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
+    if spec.photo_augment:
+        from train.augment import photo_augment
+
+        x_tr, y_tr = photo_augment(x_tr, y_tr, seed=config.seed)
+    return to_input(x_tr), y_tr, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
+
+
+def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
+    """Train `config.model` and write runs/<model>/; returns the run's metrics."""
+    import keras
+    import tensorflow as tf
+
+    from train.callbacks import Checkpointer, RichProgress
+    from train.plots import plot_curves
+
+    spec = get_spec(config.model)
+    run_dir = Path(config.out) / config.model
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(run_dir, os.W_OK):
+        raise PermissionError(f"cannot write to {run_dir}")
+    keras.utils.set_random_seed(config.seed)
+
+    x_tr, y_tr, x_val, y_val, x_te, y_te, data = _datasets(config, spec)
+    # tf.data: cache the arrays once, reshuffle each epoch (seeded), overlap input with compute.
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x_tr, y_tr))
+        .cache()
+        .shuffle(len(x_tr), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).cache().prefetch(tf.data.AUTOTUNE)
+
+    state_path = run_dir / "state.json"
+    history: dict[str, list[float]] = {}
+    initial_epoch, best, seconds = 0, None, []
+    with _strategy(config.strategy).scope():
+        if config.resume and state_path.exists() and (run_dir / "last.keras").exists():
+            state = json.loads(state_path.read_text())
+            model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
+            initial_epoch, best, history = state["epoch"], state.get("best_val_loss"), state["history"]
+            seconds = state.get("epoch_seconds", [])
+        else:
+            model = spec()
+            loss = keras.losses.SparseCategoricalCrossentropy()
+            if spec.label_smoothing:
+                loss = keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing)
+            model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=loss, metrics=["accuracy"])
+    if spec.label_smoothing:  # categorical loss wants one-hot targets
+        train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
+        val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
+
+    callbacks = [Checkpointer(run_dir, history, best, seconds)]
+    if spec.reduce_lr:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping))
+    if progress:
+        callbacks.append(RichProgress(config.model, config.epochs, initial_epoch))
+
+    if initial_epoch < config.epochs:
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+            callbacks=callbacks, verbose=0, shuffle=False,  # tf.data already reshuffles each epoch
+        )
+
+    # The best epoch (lowest validation loss) is the model we keep.
+    best_model = keras.models.load_model(run_dir / "best.keras", safe_mode=True)
+    test_loss, test_acc = _evaluate(best_model, x_te, y_te)
+    metrics = {
+        "model": config.model,
+        "params": int(best_model.count_params()),
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+        "epochs": len(history.get("loss", [])),
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
+        "train_images": int(len(x_tr)),
+        "validation": "test set" if config.validate_on_test else f"stratified {config.val_fraction:.0%} of training set",
+        "config": asdict(config),
+        "data": {"source": data.source, "sha256": data.sha256},
+        "versions": package_versions(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    atomic_save(run_dir / "model.keras", best_model.save)
+    atomic_write(run_dir / "history.json", json.dumps(history, indent=2))
+    atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    plot_curves(history, run_dir / "curves.png", title=f"{config.model}: test accuracy {test_acc:.2%}")
+    return RunResult(run_dir, metrics)
+
+
+def _evaluate(model, x, y) -> tuple[float, float]:
+    """(loss, accuracy) on integer labels, whatever loss the model was compiled with."""
+    probs = model.predict(x, batch_size=512, verbose=0)
+    p = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
+    return float(-np.log(p).mean()), float((probs.argmax(1) == y).mean())
