@@ -25,7 +25,7 @@ class BoxStyle:
     text_frac: float = 0.045  # text height as a fraction of the frame's shorter edge
     min_text_px: int = 12  # …but never smaller than this: the default font is unreadable below it
     pad_frac: float = 0.4  # padding around the text, fraction of the text height
-    box_rgba: tuple[int, int, int, int] = (0, 0, 0, 160)  # dark, translucent: readable on any frame
+    box_rgba: tuple[int, int, int, int] = (0, 0, 0, 176)  # dark, translucent: readable on any frame
     text_rgb: tuple[int, int, int] = (255, 255, 255)
 
 

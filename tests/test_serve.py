@@ -197,6 +197,13 @@ def test_viewer_disconnecting_mid_stream_does_not_break_others(live, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_head_sends_headers_only(live):
+    for path, ctype in [("/latest.json", "application/json"), ("/stream.mjpg", "multipart/x-mixed-replace")]:
+        resp, body = _get(live, path, method="HEAD")
+        assert resp.status == 200 and body == b""
+        assert resp.getheader("Content-Type").startswith(ctype)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "BREW"])
 def test_other_methods_are_not_allowed(live, method):
     resp, _ = _get(live, "/latest.json", method=method)

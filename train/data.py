@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,14 @@ def _read_idx(folder: Path, spec: IdxFile) -> np.ndarray:
     else:
         raise ValueError(f"{spec.name}(.gz) missing")
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except EOFError as exc:  # the gzip stream stops early: a partial download or copy
+        raise ValueError(f"{path.name} is truncated ({exc})") from exc
+    except (OSError, zlib.error) as exc:  # bad gzip header, CRC, or a corrupt deflate stream
         raise ValueError(f"{path.name} unreadable ({exc})") from exc
     header = 4 + 4 * len(spec.shape)
     expected_magic = bytes([0, 0, 8, len(spec.shape)])  # 0x08 = unsigned byte, then the number of dims

@@ -103,7 +103,8 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     state_path = run_dir / "state.json"
     history: dict[str, list[float]] = {}
     initial_epoch, best, seconds = 0, None, []
-    with _strategy(config.strategy).scope():
+    strategy = _strategy(config.strategy)
+    with strategy.scope():
         if config.resume and state_path.exists() and (run_dir / "last.keras").exists():
             state = json.loads(state_path.read_text())
             model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
@@ -146,6 +147,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
         "train_images": int(len(x_tr)),
         "validation": "test set" if config.validate_on_test else f"stratified {config.val_fraction:.0%} of training set",
+        "replicas": int(strategy.num_replicas_in_sync),  # devices the strategy trained on
         "config": asdict(config),
         "data": {"source": data.source, "sha256": data.sha256},
         "versions": package_versions(),

@@ -1,0 +1,142 @@
+"""`fashion-export`: convert runs to LiteRT, check drift, do it all. Thin shells over the library.
+
+    $ fashion-export convert runs/robust --variant all --out models/
+    $ fashion-export check models/robust-int8.tflite --reference runs/robust
+    $ fashion-export all runs/ --out models/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_app.errors import cli_errors
+
+app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True, add_completion=False)
+VARIANT_HELP = "float32 | float16 | dynamic | int8 | all"
+
+
+def _variants(variant: str) -> tuple[str, ...]:
+    from export.convert import VARIANTS
+
+    if variant == "all":
+        return VARIANTS
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown --variant {variant!r}; valid: {VARIANT_HELP}")
+    return (variant,)
+
+
+def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, data_dir: Optional[Path]):
+    from export.convert import IO_TYPES, ExportConfig
+
+    if io not in IO_TYPES:
+        raise ValueError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
+    if preprocess not in ("photo", "seed"):
+        raise ValueError(f"unknown --preprocess {preprocess!r}; valid: photo, seed")
+    if calibration < 1:
+        raise ValueError(f"--calibration must be ≥ 1, got {calibration}")
+    return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None)
+
+
+@app.command()
+def convert(
+    run: Path = typer.Argument(..., help="a run folder (runs/<model>/) or a .keras file"),
+    variant: str = typer.Option("all", help=VARIANT_HELP),
+    calibration: int = typer.Option(500, help="int8: representative training images (stratified, seeded)"),
+    io: str = typer.Option("uint8", help="int8: input/output type — uint8 | int8 | float32"),
+    seed: int = typer.Option(0, help="seed of the calibration sample"),
+    preprocess: str = typer.Option("photo", help="preprocessing for real images written into the contract: photo | seed"),
+    out: Path = typer.Option(Path("models"), help="folder for <model>-<variant>.tflite"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder for calibration"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Convert a trained Keras model to .tflite variants that carry their contract."""
+    with cli_errors(debug):
+        variants = _variants(variant)
+        config = _config(out, calibration, io, seed, preprocess, data_dir)
+        from export.convert import convert_all
+
+        for path in convert_all(run, variants, config):
+            typer.echo(f"{path}  {path.stat().st_size / 1024:.1f} KB")
+
+
+@app.command()
+def check(
+    model: Path = typer.Argument(..., help="an exported .tflite"),
+    reference: Optional[Path] = typer.Option(None, help="the Keras run it came from (default: runs/<model name>)"),
+    unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
+    max_drift: float = typer.Option(0.5, help="fail when any set's |Δ accuracy| exceeds this many pp"),
+    limit: Optional[int] = typer.Option(None, help="use only the first N test images (quick looks)"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    threads: Optional[int] = typer.Option(None, help="interpreter threads"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Accuracy drift vs the float Keras model on test, unseen and corrupted images; exit 1 on a failed gate."""
+    with cli_errors(debug):
+        from edge_app.contract import read_contract
+        from export.check import EvalData, check as run_check, write_report
+
+        contract = read_contract(model)
+        ref = reference or Path("runs") / contract.model_name
+        report = run_check(model, ref, EvalData.load(unseen, str(data_dir) if data_dir else None, limit=limit), max_drift, threads=threads)
+        json_path, md_path = write_report(report)
+        _print_report(report)
+        typer.echo(f"report: {json_path}, {md_path}")
+        if not report.passed:
+            typer.echo(f"error: drift gate failed on {', '.join(report.failures)} (|Δ| > {max_drift} pp)", err=True)
+            raise typer.Exit(1)
+
+
+def _print_report(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{Path(report.model).name} vs {report.reference}")
+    for col in ("set", "images", "reference", "candidate", "Δ pp", "agreement", "worst class"):
+        table.add_column(col, justify="left" if col in ("set", "worst class") else "right")
+    for name, s in report.sets.items():
+        bad = abs(s.delta_pp) > report.max_drift
+        table.add_row(name, str(s.n), f"{s.reference_acc:.2%}", f"{s.candidate_acc:.2%}",
+                      f"[red]{s.delta_pp:+.2f}[/red]" if bad else f"{s.delta_pp:+.2f}", f"{s.agreement:.2%}", s.worst_class)
+    Console().print(table)
+
+
+@app.command("all")
+def all_(
+    runs: Path = typer.Argument(Path("runs"), help="folder of runs"),
+    out: Path = typer.Option(Path("models"), help="folder for the models and summary.md"),
+    variant: str = typer.Option("all", help=VARIANT_HELP),
+    calibration: int = typer.Option(500, help="int8: representative training images"),
+    io: str = typer.Option("uint8", help="int8: input/output type"),
+    preprocess: str = typer.Option("photo", help="preprocessing mode written into the contracts"),
+    unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
+    max_drift: float = typer.Option(0.5, help="drift gate, pp"),
+    strict: bool = typer.Option(False, help="exit 1 when any variant fails its gate"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Convert and check every run and variant; write models/summary.md."""
+    with cli_errors(debug):
+        from rich.progress import Progress
+
+        from export.pipeline import export_all
+
+        config = _config(out, calibration, io, 0, preprocess, data_dir)
+        variants = _variants(variant)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("export", total=None)
+            rows, summary = export_all(runs, config, variants, unseen, max_drift,
+                                       progress=lambda name: bar.update(task, description=name, advance=1))
+        typer.echo(summary.read_text())
+        typer.echo(f"summary: {summary}")
+        failed = [f"{r.model}-{r.variant}" for r in rows if r.passed is not True]
+        if failed:
+            typer.echo(f"{'error' if strict else 'warning'}: gate failed or export failed for {', '.join(failed)}", err=True)
+            if strict:
+                raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,73 @@
+"""The drift gate: passes a faithful export, fails a deliberately broken one, writes its reports."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edge_app.contract import read_contract
+from export.check import EvalData, check, compare_sets, write_report
+from export.convert import ExportConfig, convert
+
+UNSEEN_LIMIT = 1000  # test images: enough for a stable gate, fast enough for CI
+
+
+@pytest.fixture(scope="module")
+def evaldata():
+    return EvalData.load("unseen", limit=UNSEEN_LIMIT)
+
+
+def test_good_export_passes_and_reports(exported, export_run, evaldata):
+    report = check(exported["float16"], export_run, evaldata, max_drift=0.5)
+    assert set(report.sets) == {"test", "unseen", "corrupted"}
+    assert report.passed, report.failures
+    for s in report.sets.values():
+        assert abs(s.delta_pp) <= 0.5 and s.agreement >= 0.99
+    json_path, md_path = write_report(report)
+    data = json.loads(json_path.read_text())
+    for name in ("test", "unseen", "corrupted"):
+        entry = data["sets"][name]
+        for key in ("reference_acc", "candidate_acc", "delta_pp", "agreement", "per_class", "flipped"):
+            assert key in entry
+    assert data["sets"]["test"]["n"] == UNSEEN_LIMIT
+    assert "| test |" in md_path.read_text()
+    assert read_contract(exported["float16"]).checks["passed"] is True  # the result travels in the model
+
+
+def test_int8_drift_is_small(exported, export_run, evaldata):
+    report = check(exported["int8"], export_run, evaldata, max_drift=2.0)
+    assert abs(report.sets["test"].delta_pp) <= 2.0
+    assert report.sets["test"].agreement >= 0.95
+
+
+def test_broken_calibration_fails_the_gate(export_run, evaldata, tmp_path):
+    """A calibration set of one constant image quantizes activations to nonsense."""
+    constant = np.full((1, 28, 28), 7, np.uint8)
+    broken = convert(export_run, "int8", ExportConfig(out=str(tmp_path)), calibration=constant)
+    report = check(broken, export_run, evaldata, max_drift=0.5)
+    assert not report.passed
+    assert "test" in report.failures
+    assert report.sets["test"].agreement < 0.9
+
+
+def test_unseen_flips_are_named_by_file(exported, export_run, evaldata):
+    report = check(exported["int8"], export_run, evaldata)
+    for flip in report.sets["unseen"].flipped:
+        assert flip["id"].endswith(".png") and "/" in flip["id"]
+
+
+def test_compare_sets_figures():
+    labels = np.array([0, 0, 1, 1])
+    ref = np.array([0, 0, 1, 0])  # 3/4 right
+    cand = np.array([0, 1, 1, 0])  # 2/4 right
+    s = compare_sets(ref, cand, labels, ["a", "b", "c", "d"])
+    assert s.reference_acc == 0.75 and s.candidate_acc == 0.5
+    assert s.delta_pp == pytest.approx(-25.0) and s.agreement == 0.75
+    assert s.worst_class == "T-shirt/top"
+    assert s.flipped == [{"id": "b", "label": "T-shirt/top", "reference": "T-shirt/top", "candidate": "Trouser"}]
+
+
+def test_empty_unseen_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no labelled images"):
+        EvalData.load(tmp_path / "empty", limit=10)

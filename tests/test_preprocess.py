@@ -1,0 +1,165 @@
+"""The one preprocessing module: golden arrays, the study's pipeline, photo-mode behaviour, properties."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from edge_app.images import load_image
+from edge_app.preprocess import PhotoParams, PreprocessSpec, preprocess, preprocess_batch, to_gray, to_input
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+# A handful of committed unseen/ images; UPDATE_GOLDEN=1 rewrites the expected arrays after a
+# deliberate change to the pipeline (and the diff then shows in review).
+GOLDEN_IMAGES = sorted((ROOT / "unseen").glob("*/*.png"))[::12][:6]
+PHOTO, SEED = PreprocessSpec("photo"), PreprocessSpec("seed")
+
+
+def shirt_on(background: int, item: int, size=(480, 640), rgb=True) -> np.ndarray:
+    """A T-shirt-ish block of one grey level on another."""
+    h, w = size
+    img = np.full((h, w), background, np.uint8)
+    img[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = item
+    img[h // 4 : h // 3, w // 5 : 4 * w // 5] = item  # sleeves: wider than tall at the top
+    return np.dstack([img] * 3) if rgb else img
+
+
+@pytest.mark.parametrize("path", GOLDEN_IMAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("mode", ["photo", "seed"])
+def test_golden(path, mode):
+    out = preprocess(load_image(path), PreprocessSpec(mode)).image
+    golden = GOLDEN / f"{path.stem}.{mode}.npy"
+    if os.environ.get("UPDATE_GOLDEN"):
+        np.save(golden, out)
+    np.testing.assert_array_equal(out, np.load(golden))
+
+
+def test_golden_set_is_present():
+    assert len(GOLDEN_IMAGES) >= 4
+
+
+def test_seed_is_the_study_pipeline_exactly():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    study = np.asarray(Image.fromarray(255 - np.asarray(Image.fromarray(rgb).convert("L"))).resize((28, 28), Image.LANCZOS))
+    np.testing.assert_array_equal(preprocess(rgb, SEED).image, study)
+
+
+def test_mnist_mode_is_identity_and_to_input_scales():
+    x = np.arange(784, dtype=np.uint32).reshape(28, 28).astype(np.uint8)
+    np.testing.assert_array_equal(preprocess(x, PreprocessSpec("mnist")).image, x)
+    inp = to_input(x[None])
+    assert inp.shape == (1, 28, 28, 1) and inp.dtype == np.float32
+    assert inp.max() == pytest.approx(x.max() / 255)
+    with pytest.raises(ValueError, match="28×28"):
+        preprocess(np.zeros((30, 30), np.uint8), PreprocessSpec("mnist"))
+
+
+def test_dark_item_on_white_becomes_bright_on_black_centred_full_size():
+    out = preprocess(shirt_on(240, 40), PHOTO)
+    assert out.has_item
+    img = out.image
+    assert img[0, 0] == 0 and img[-1, -1] == 0  # background black
+    ys, xs = np.nonzero(img > 64)
+    assert max(np.ptp(ys), np.ptp(xs)) >= 25  # longest edge fills ~28 px
+    assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1.5 and abs((xs.min() + xs.max()) / 2 - 13.5) <= 1.5
+    assert img.max() == 255  # contrast stretched
+
+
+def test_inversion_only_when_background_is_lighter():
+    dark_on_light = preprocess(shirt_on(230, 30), PHOTO).image
+    light_on_dark = preprocess(shirt_on(30, 230), PHOTO).image
+    # Both end up as a bright item on black: the same picture.
+    assert np.abs(dark_on_light.astype(int) - light_on_dark.astype(int)).mean() < 8
+
+
+def test_empty_frame_is_no_item():
+    assert not preprocess(np.full((480, 640, 3), 128, np.uint8), PHOTO).has_item
+    noisy = np.random.default_rng(1).normal(128, 3, (240, 320)).clip(0, 255).astype(np.uint8)
+    assert not preprocess(noisy, PHOTO).has_item
+
+
+def test_tiny_speck_is_no_item():
+    img = np.full((480, 640), 200, np.uint8)
+    img[100:103, 100:103] = 0
+    assert not preprocess(img, PHOTO).has_item
+
+
+def test_rgba_is_composited_on_white():
+    rgba = np.zeros((100, 100, 4), np.uint8)  # transparent everywhere…
+    rgba[30:70, 30:70] = (20, 20, 20, 255)  # …but an opaque dark square
+    out = preprocess(rgba, PHOTO)
+    assert out.has_item and out.image[14, 14] > 200 and out.image[0, 0] == 0
+    assert np.array_equal(to_gray(rgba)[0, 0], 255)
+
+
+def test_pil_and_array_inputs_agree():
+    rgb = shirt_on(220, 60, size=(120, 160))
+    a = preprocess(rgb, PHOTO).image
+    b = preprocess(Image.fromarray(rgb), PHOTO).image
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped():
+    img16 = (shirt_on(240, 40, rgb=False).astype(np.uint16) * 257)
+    np.testing.assert_array_equal(to_gray(img16), shirt_on(240, 40, rgb=False))
+
+
+def test_params_change_the_output_and_round_trip_through_the_contract():
+    spec = PreprocessSpec("photo", PhotoParams(fit=20))
+    img = preprocess(shirt_on(240, 40), spec).image
+    ys, xs = np.nonzero(img > 64)
+    assert max(np.ptp(ys), np.ptp(xs)) <= 21
+    assert PreprocessSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown preprocessing mode"):
+        PreprocessSpec("magic")
+
+
+def test_batch():
+    pixels, has = preprocess_batch([shirt_on(240, 40), np.full((50, 50), 9, np.uint8)], PHOTO)
+    assert pixels.shape == (2, 28, 28) and has.tolist() == [True, False]
+
+
+@st.composite
+def images(draw):
+    h = draw(st.integers(1, 90))
+    w = draw(st.integers(1, 90))
+    kind = draw(st.sampled_from(["L", "RGB", "RGBA", "u16", "f32", "PIL-P", "PIL-LA", "PIL-I;16"]))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    pattern = draw(st.sampled_from(["noise", "flat", "block"]))
+    base = rng.integers(0, 256, (h, w), dtype=np.uint8) if pattern == "noise" else np.full((h, w), rng.integers(0, 256), np.uint8)
+    if pattern == "block":
+        base[h // 4 : max(h // 4 + 1, 3 * h // 4), w // 4 : max(w // 4 + 1, 3 * w // 4)] = 255 - base[0, 0]
+    if kind == "L":
+        return base
+    if kind == "RGB":
+        return np.dstack([base, base[::-1], base])
+    if kind == "RGBA":
+        return np.dstack([base, base, base, rng.integers(0, 256, (h, w), dtype=np.uint8)])
+    if kind == "u16":
+        return base.astype(np.uint16) * 257
+    if kind == "f32":
+        return base.astype(np.float32) / 255.0
+    if kind == "PIL-P":
+        return Image.fromarray(np.dstack([base] * 3)).convert("P")
+    if kind == "PIL-LA":
+        return Image.fromarray(np.dstack([base, base])  , "LA")
+    return Image.fromarray(base.astype(np.uint16) * 257).convert("I;16")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(image=images(), mode=st.sampled_from(["photo", "seed"]))
+def test_any_image_gives_a_finite_28x28_input(image, mode):
+    out = preprocess(image, PreprocessSpec(mode))
+    assert out.image.shape == (28, 28) and out.image.dtype == np.uint8
+    x = to_input(out.image)
+    assert np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0
