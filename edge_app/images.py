@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edge_app.preprocess import to_array
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # default refusal limit: 50 MP is beyond any phone photo, ~150 MB as RGB
 
@@ -28,8 +30,6 @@ MAX_PIXELS = 50_000_000  # default refusal limit: 50 MP is beyond any phone phot
 # multi-picture JPEG many phones write.
 _FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF")
 
-# Modes that carry an alpha channel; "transparency" in `img.info` covers palette/colour-key ones.
-_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 class ImageError(ValueError):
@@ -136,32 +136,11 @@ def _upright(img: Image.Image) -> Image.Image:
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode → (H, W, 3) uint8 RGB, transparency composited onto white."""
-    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-        img = Image.fromarray(_to_uint8(np.asarray(img)), mode="L")
-    if img.mode in _ALPHA_MODES or "transparency" in img.info:
-        # White, not black: product shots are cut out on white, and a black background would read
-        # as the dark backdrop of Fashion-MNIST and flip the preprocessing's polarity.
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    # CMYK (Adobe-inverted JPEGs are handled by Pillow's decoder), P, 1, L, YCbCr, … → RGB.
-    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb)
-
-
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    """Scale a high-bit-depth single-channel array to 0–255 (65535 → 255), rather than clipping it.
-
-    Integer data ("I;16*", and "I" — what Pillow uses for 16-bit PNG/TIFF) is taken as 16-bit;
-    float data ("F") as 0–1 when it stays within it, else as 0–255.
-    """
-    if a.dtype.kind == "f":
-        a = np.nan_to_num(a.astype(np.float64))
-        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0
-        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-    a = np.clip(a.astype(np.int64), 0, 65535)
-    return ((a * 255 + 32767) // 65535).astype(np.uint8)  # rounded, exact at 0 and 65535
+    """Any Pillow mode → (H, W, 3) uint8 RGB, via the one conversion in `preprocess.to_array`."""
+    arr = to_array(img)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(arr)
 
 
 def _one_line(text: str) -> str:

@@ -75,22 +75,22 @@ def to_input(images: np.ndarray) -> np.ndarray:
 
 
 def to_array(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Any PIL image or array → uint8 H×W (gray) or H×W×3 (RGB), alpha composited on white.
+    """Any PIL image or array → uint8 H×W (gray) or H×W×3 (RGB), transparency composited on white.
 
-    16-bit and float images are scaled (not clipped) into 0–255; palette images are expanded.
+    16-bit and float images are scaled (not clipped) into 0–255; palette and CMYK become RGB.
+    White, not black, behind transparency: product shots are cut out on white, and a black
+    backdrop would read as Fashion-MNIST's own background and flip the polarity.
     """
     if isinstance(image, Image.Image):
-        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            return _to_uint8(np.asarray(image))
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            return to_uint8(np.asarray(image), sixteen_bit=True)
+        if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        if image.mode != "L":
-            image = image.convert("RGB")
-        return np.asarray(image)
+        return np.asarray(image if image.mode == "L" else image.convert("RGB"))
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
-        arr = _to_uint8(arr)
+        arr = to_uint8(arr, sixteen_bit=arr.dtype == np.uint16 or (arr.dtype.kind in "iu" and arr.max(initial=0) > 255))
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim == 3 and arr.shape[2] == 4:  # RGBA array: composite on white
@@ -109,18 +109,23 @@ def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(arr), "RGB").convert("L"))
 
 
-def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Deeper or float images (16-bit PNG/TIFF, float arrays) scaled into 0–255."""
+def to_uint8(arr: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """Deeper or float pixels → 0–255, scaled rather than clipped.
+
+    `sixteen_bit`: integers are 16-bit (65535 → 255, rounded; exact at both ends). Otherwise floats
+    are 0–1 when they stay within it, else 0–255, and other integers are clipped to 0–255.
+    """
     arr = np.asarray(arr)
-    if arr.dtype == np.uint16 or (arr.dtype.kind in "iu" and arr.max(initial=0) > 255):
-        return (arr.astype(np.float32) / max(257.0, float(arr.max()) / 255.0 + 1e-9)).clip(0, 255).astype(np.uint8)
     if arr.dtype.kind == "f":
-        arr = np.nan_to_num(arr.astype(np.float32))
-        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
-        return (arr * scale).clip(0, 255).round().astype(np.uint8)
+        arr = np.nan_to_num(arr.astype(np.float64))
+        scale = 255.0 if arr.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * 255
-    return arr.clip(0, 255).astype(np.uint8)
+    if sixteen_bit:
+        wide = np.clip(arr.astype(np.int64), 0, 65535)
+        return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+    return np.clip(arr, 0, 255).astype(np.uint8)
 
 
 def preprocess(image: Image.Image | np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> Preprocessed:

@@ -138,5 +138,51 @@ def all_(
                 raise typer.Exit(1)
 
 
+@app.command()
+def robustness(
+    runs: Path = typer.Argument(Path("runs"), help="folder of runs"),
+    models: Path = typer.Argument(Path("models"), help="folder of exported .tflite files"),
+    real_dir: Optional[Path] = typer.Option(None, help="labelled real photos (e.g. ../shared/wild-dev)"),
+    unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
+    out: Path = typer.Option(Path("reports"), help="folder for robustness.md/.json and confusion PNGs"),
+    modes: str = typer.Option("photo,seed", help="preprocessing modes to compare on real images"),
+    limit: int = typer.Option(2000, help="test images per corruption and severity (10000 = all)"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Every model × variant on test, the corruption suite, unseen/ and real photos."""
+    with cli_errors(debug):
+        from rich.progress import Progress
+
+        from export.robustness import robustness as run_robustness
+
+        mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
+        if not mode_list or any(m not in ("photo", "seed") for m in mode_list):
+            raise ValueError(f"--modes takes photo and/or seed, got {modes!r}")
+        if real_dir is not None and not real_dir.is_dir():
+            raise ValueError(f"--real-dir {real_dir}: no such folder")
+        with Progress(transient=True) as bar:
+            task = bar.add_task("robustness", total=None)
+            run_robustness(runs, models, real_dir, unseen, out, mode_list, limit, str(data_dir) if data_dir else None,
+                           progress=lambda name: bar.update(task, description=name, advance=1))
+        typer.echo((out / "robustness.md").read_text())
+        typer.echo(f"report: {out / 'robustness.md'}, {out / 'robustness.json'}")
+
+
+@app.command("pick-default")
+def pick_default(
+    models: Path = typer.Argument(Path("models"), help="folder with exported models and their drift reports"),
+    out: Path = typer.Option(Path("edge_app/models/default.tflite"), help="where the edge app's default model goes"),
+    prefer: str = typer.Option("edge", help="model to ship when its int8 export passed its drift gate"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Copy the best checked int8 model into the edge app (the model `fashion-edge run` uses by default)."""
+    with cli_errors(debug):
+        from export.pipeline import pick_default as pick
+
+        chosen = pick(models, out, prefer)
+        typer.echo(f"default model: {chosen} → {out} ({out.stat().st_size / 1024:.1f} KB)")
+
+
 if __name__ == "__main__":
     app()

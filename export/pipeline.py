@@ -84,3 +84,24 @@ def summary_markdown(rows: list[SummaryRow], max_drift: float) -> str:
             f"{fmt(c, 'candidate_acc', '.2%')} | {fmt(c, 'delta_pp', '+.2f')} | {'pass' if r.passed else 'FAIL'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def pick_default(models_dir: str | Path, out: str | Path, prefer: str = "edge", max_kb: float = 300.0) -> Path:
+    """The int8 model to ship: `prefer`'s if its drift check held on the two 10,000-image sets (test and
+    corrupted), else the int8 model with the best test accuracy that did. On the small unseen/ set a
+    single flipped image moves accuracy by ~1 pp, so it informs the report but does not pick the model.
+    The choice reads only the exports' contracts (never real-photo scores)."""
+    from edge_app.contract import read_contract
+
+    checked = []
+    for path in sorted(Path(models_dir).glob("*-int8.tflite")):
+        c = read_contract(path)
+        drift = c.checks.get("drift", {})
+        held = all(abs(drift.get(k, {}).get("delta_pp", 1e9)) <= c.checks.get("max_drift_pp", 0.5) for k in ("test", "corrupted"))
+        if held and path.stat().st_size <= max_kb * 1024:
+            checked.append((c.model_name == prefer, c.checks["drift"]["test"]["candidate_acc"], path))
+    if not checked:
+        raise FileNotFoundError(f"no int8 model under {models_dir} passed its drift check (run fashion-export all)")
+    chosen = max(checked)[2]
+    atomic_write(out, chosen.read_bytes())
+    return chosen

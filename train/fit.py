@@ -115,7 +115,11 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
             loss = keras.losses.SparseCategoricalCrossentropy()
             if spec.label_smoothing:
                 loss = keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing)
-            model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=loss, metrics=["accuracy"])
+            rate = spec.learning_rate
+            if spec.cosine:  # decays to 0 at the last step of the planned epochs
+                steps = config.epochs * -(-len(x_tr) // config.batch_size)
+                rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
+            model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     if spec.label_smoothing:  # categorical loss wants one-hot targets
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
         val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))

@@ -27,6 +27,7 @@ class ModelSpec:
     learning_rate: float = 1e-3  # Adam's initial rate (Keras default, as in the study)
     photo_augment: bool = False  # train through the photo pipeline with image-space augmentation
     label_smoothing: float = 0.0  # cross-entropy label smoothing
+    cosine: bool = False  # cosine-decay the learning rate to 0 over the run (instead of a constant rate)
 
     def __call__(self):
         return self.build()
@@ -113,11 +114,11 @@ def _edge():
     x = conv_bn(inputs, 32)
     x = conv_bn(x, 32)
     x = layers.MaxPooling2D()(x)  # 14×14
-    x = conv_bn(x, 64, depthwise=True)
-    x = conv_bn(x, 64, depthwise=True)
+    x = conv_bn(x, 96, depthwise=True)
+    x = conv_bn(x, 96, depthwise=True)
     x = layers.MaxPooling2D()(x)  # 7×7
-    x = conv_bn(x, 128, depthwise=True)
-    x = conv_bn(x, 128, depthwise=True)
+    x = conv_bn(x, 192, depthwise=True)
+    x = conv_bn(x, 192, depthwise=True)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.25)(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
@@ -131,9 +132,9 @@ MODELS: dict[str, ModelSpec] = {
     "edge": ModelSpec(
         _edge,
         "ours: BN + depthwise-separable blocks, global pooling, photo-pipeline augmentation",
-        reduce_lr=True,
         photo_augment=True,
         label_smoothing=0.1,
+        cosine=True,
     ),
 }
 
