@@ -184,5 +184,42 @@ def pick_default(
         typer.echo(f"default model: {chosen} → {out} ({out.stat().st_size / 1024:.1f} KB)")
 
 
+@app.command()
+def bench(
+    runs: Path = typer.Argument(Path("runs"), help="folder of runs"),
+    models: Path = typer.Argument(Path("models"), help="folder of exported <model>-<variant>.tflite files"),
+    out: Path = typer.Option(Path("reports"), help="folder for bench.md, bench.json, bench.png"),
+    threads: str = typer.Option("1", help="interpreter thread counts for batch-1 latency, comma-separated (e.g. 1,2)"),
+    real_dir: Optional[Path] = typer.Option(None, help="labelled real photos (e.g. ../shared/wild-dev)"),
+    unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
+    floor: Optional[str] = typer.Option(None, help="CI gate: exit 1 when a metric is below it, e.g. test=0.9,unseen=0.5 "
+                                                   "(test | corruption | unseen | real | agreement; fractions)"),
+    floor_variant: Optional[str] = typer.Option(None, help="apply --floor only to these variants, comma-separated (default: every row with status ok)"),
+    per_layer: bool = typer.Option(False, "--per-layer", help="also write per-layer int8 quantization error (per-layer-<model>.md/.csv)"),
+    limit: int = typer.Option(1000, help="test images per corruption and severity"),
+    iterations: int = typer.Option(1000, help="timed batch-1 frames per thread count (after 50 warm-up frames)"),
+    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Size, accuracy, batch-1 latency, throughput and load time of every model × variant; optional floor gate."""
+    with cli_errors(debug):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from export.bench import bench as run_bench, parse_floors, parse_threads
+
+        floors = parse_floors(floor)
+        variants = tuple(v.strip() for v in (floor_variant or "").split(",") if v.strip())
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("bench", total=None)
+            report = run_bench(runs, models, out, parse_threads(threads), real_dir, unseen, floors, per_layer, limit, iterations,
+                               progress=lambda name: bar.update(task, description=f"bench: {name}"),
+                               floor_variants=variants, data_dir=str(data_dir) if data_dir else None)
+        typer.echo(Path(report.files["md"]).read_text())
+        typer.echo(f"report: {report.files['md']}, {report.files['json']}, {report.files['png']}")
+        if not report.passed:
+            typer.echo(f"error: floor failed: {'; '.join(report.failures)}", err=True)
+            raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

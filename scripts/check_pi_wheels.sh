@@ -6,6 +6,7 @@
 #
 #   scripts/check_pi_wheels.sh                      # Python 3.11, 3.12, 3.13; extra "edge"
 #   PI_PYTHONS="3.11" PI_EXTRAS="edge gui" scripts/check_pi_wheels.sh
+#   PI_MORE="tflite-runtime" scripts/check_pi_wheels.sh   # also check requirements not in pyproject
 #
 # Prints a table (package × Python version → wheel version and tag) and exits 1 naming each
 # requirement/Python version without an aarch64 wheel. Needs the package index (pip download);
@@ -38,6 +39,7 @@ project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
 requirements = list(project["dependencies"])
 for extra in extras:
     requirements += project["optional-dependencies"][extra]
+requirements += os.environ.get("PI_MORE", "").split()
 requirements = list(dict.fromkeys(requirements))  # de-duplicated, in order
 direct = {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
 
@@ -55,7 +57,7 @@ def last_error(proc: subprocess.CompletedProcess) -> str:
     return (lines[0] if lines else proc.stderr.strip().splitlines()[-1:][0] if proc.stderr.strip() else "pip failed")[:160]
 
 
-print(f"requirements ({', '.join(['base', *extras])} from pyproject.toml): {', '.join(requirements)}")
+print(f"requirements (base + {', '.join(extras)} from pyproject.toml{' + PI_MORE' if os.environ.get('PI_MORE') else ''}): {', '.join(requirements)}")
 print(f"platforms: {', '.join(PLATFORMS)}\n")
 table: dict[str, dict[str, str]] = {}
 failures: list[str] = []

@@ -60,8 +60,10 @@ def _project_copy(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def edge_venv(tmp_path_factory) -> Path:
-    """bin/ of a fresh venv holding only `fashion-edge[edge]` (installed from a clean copy, not editable)."""
+def edge_venv(tmp_path_factory):
+    """bin/ of a fresh venv holding only `fashion-edge[edge]` (installed from a clean copy, not editable).
+
+    Removed afterwards (~250 MB; pytest keeps its last three sessions' tmp dirs)."""
     base = tmp_path_factory.mktemp("edge-venv")
     venv = base / "venv"
     made = _run([sys.executable, "-m", "venv", venv], cwd=base, timeout=120, env=_clean_env())
@@ -70,7 +72,8 @@ def edge_venv(tmp_path_factory) -> Path:
     project = _project_copy(base / "src")
     pip = _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"{project}[edge]"], cwd=base, timeout=900, env=_clean_env())
     assert pip.returncode == 0, f"pip install .[edge] failed in a fresh venv:\n{pip.stdout[-3000:]}\n{pip.stderr[-3000:]}"
-    return venv / "bin"
+    yield venv / "bin"
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _predictions(jsonl: Path) -> list[tuple[str, str, float]]:
@@ -83,7 +86,7 @@ def _main_fashion_edge() -> list:
     return [script] if script.exists() else [sys.executable, "-m", "edge_app.cli"]
 
 
-def test_edge_venv_has_no_tensorflow(edge_venv, tmp_path):
+def _assert_no_tensorflow(edge_venv: Path, tmp_path: Path) -> None:
     python = edge_venv / "python"
     probe = _run([python, "-c", "import tensorflow"], cwd=tmp_path, env=_clean_env())
     assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr, probe.stdout + probe.stderr
@@ -98,7 +101,10 @@ def test_edge_venv_has_no_tensorflow(edge_venv, tmp_path):
     assert Path(where.stdout.strip()).is_relative_to(edge_venv.parent), where.stdout
 
 
-def test_edge_venv_cli_matches_main_venv(edge_venv, exported, tmp_path):
+# One test, not several: session fixtures are per pytest-xdist worker, so two tests on two workers
+# would build two venvs (and train two models).
+def test_edge_only_venv_runs_the_cli_like_the_main_venv(edge_venv, exported, tmp_path):
+    _assert_no_tensorflow(edge_venv, tmp_path)
     cli = edge_venv / "fashion-edge"
     model = exported["int8"]
     assert cli.exists(), "the console script `fashion-edge` was not installed"

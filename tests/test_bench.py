@@ -1,0 +1,121 @@
+"""`fashion-export bench` on the session's tiny model: two exported variants plus its Keras row.
+
+Small `--limit` and `--iterations` keep it quick; the full benchmark's numbers are not checked here, only
+the report's shape, the size ratio and the floor gate.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from export.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+ROW_KEYS = {"model": str, "variant": str, "status": str, "size_kb": float, "test_acc": float, "corruption_acc": float,
+            "unseen_acc": float, "delta_pp": float, "agreement": float, "p50_us": float, "p95_us": float,
+            "p50_us_by_threads": dict, "throughput_ips": float, "load_ms": float}
+COLUMNS = ["model", "variant", "status", "size KB", "× float32", "test", "corruption", "unseen", "Δ test pp", "agreement",
+           "p50 µs (1T)", "p95 µs (1T)", "p50 µs (2T)", "img/s @256", "load ms"]
+
+
+@pytest.fixture(scope="module")
+def bench_dirs(export_run, exported, tmp_path_factory):
+    """runs/ holding the tiny run, models/ holding its float32 and int8 exports, a 4-image unseen/."""
+    root = tmp_path_factory.mktemp("bench")
+    name = Path(export_run).name
+    models = root / "models"
+    models.mkdir()
+    for variant in ("float32", "int8"):
+        shutil.copyfile(exported[variant], models / f"{name}-{variant}.tflite")
+    unseen = root / "unseen"
+    for cls in ("bag", "sandal"):
+        (unseen / cls).mkdir(parents=True)
+        for src in sorted((REPO / "unseen" / cls).glob("*.png"))[:2]:
+            shutil.copyfile(src, unseen / cls / src.name)
+    return Path(export_run).parent, models, unseen, root
+
+
+def _invoke(bench_dirs, out: str, floor: str):
+    runs, models, unseen, root = bench_dirs
+    args = ["bench", str(runs), str(models), "--out", str(root / out), "--threads", "1,2", "--unseen", str(unseen),
+            "--limit", "5", "--iterations", "20", "--floor", floor]
+    return CliRunner().invoke(app, args), root / out
+
+
+@pytest.fixture(scope="module")
+def passing(bench_dirs):
+    return _invoke(bench_dirs, "reports", "test=0.0")
+
+
+def test_floor_zero_passes_and_writes_reports(passing):
+    result, out = passing
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"bench.md", "bench.json", "bench.png"}
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_columns(passing):
+    _, out = passing
+    header = next(line for line in (out / "bench.md").read_text().splitlines() if line.startswith("| model"))
+    assert [c.strip() for c in header.strip("|").split("|")] == COLUMNS
+    assert "Machine:" in (out / "bench.md").read_text()
+
+
+def test_json_rows(passing, export_run):
+    _, out = passing
+    data = json.loads((out / "bench.json").read_text())
+    assert {"machine", "versions", "rows"} <= set(data)
+    assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
+    assert "tensorflow" in data["versions"]
+    rows = {r["variant"]: r for r in data["rows"]}
+    assert set(rows) == {"keras", "float32", "float16", "dynamic", "int8"}
+    assert rows["float16"]["status"] == rows["dynamic"]["status"] == "failed: not exported"
+    for variant in ("keras", "float32", "int8"):
+        row = rows[variant]
+        assert row["model"] == Path(export_run).name and row["status"] == "ok"
+        for key, kind in ROW_KEYS.items():
+            assert isinstance(row[key], kind), (variant, key, row[key])
+        assert "real_acc" not in row  # only with --real-dir
+        assert 0.0 <= row["test_acc"] <= 1.0 and 0.0 <= row["agreement"] <= 1.0
+        assert row["p50_us"] > 0 and row["p95_us"] >= row["p50_us"] and row["throughput_ips"] > 0
+    assert set(rows["int8"]["p50_us_by_threads"]) == {"1", "2"}
+    assert rows["int8"]["p50_us"] == rows["int8"]["p50_us_by_threads"]["1"]
+    assert rows["keras"]["delta_pp"] == 0.0 and rows["keras"]["p50_us_by_threads"] == {}
+    assert rows["int8"]["size_kb"] < rows["float32"]["size_kb"]
+    assert rows["int8"]["size_ratio"] < 1.0 == rows["float32"]["size_ratio"]
+
+
+def test_floor_above_one_fails(bench_dirs, export_run):
+    result, _ = _invoke(bench_dirs, "reports-fail", "test=1.01")
+    assert result.exit_code != 0
+    line = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert f"{Path(export_run).name}-keras: test" in line and "< floor 1.01" in line
+
+
+def test_parse_floors_rejects_unknown_metric():
+    from export.bench import parse_floors
+
+    assert parse_floors("test=0.9, unseen=0.5") == {"test": 0.9, "unseen": 0.5}
+    with pytest.raises(ValueError, match="metric"):
+        parse_floors("speed=3")
+    with pytest.raises(ValueError, match="not a number"):
+        parse_floors("test=high")
+
+
+def test_failed_check_status(tmp_path):
+    from export.bench import BenchRow, _drift_failures, apply_floors
+
+    model = tmp_path / "m-int8.tflite"
+    model.write_bytes(b"")
+    assert _drift_failures(model) is None
+    model.with_suffix(".drift.json").write_text(json.dumps({"passed": False, "failures": ["unseen"]}))
+    assert _drift_failures(model) == ["unseen"]
+    rows = [BenchRow("m", "int8", "exported-but-failed-check (unseen)", test_acc=0.1),
+            BenchRow("m", "float32", "ok", test_acc=0.95)]
+    assert apply_floors(rows, {"test": 0.9}) == []
+    assert apply_floors(rows, {"test": 0.9}, ("int8",)) == ["no row with status ok among int8 to check the floors on"]
