@@ -13,7 +13,7 @@ WILD ?= ../shared/wild-dev
 PYTEST_ARGS ?= -n 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test venv data train export robustness bench model clean help
+.PHONY: run test venv data train export robustness bench model check-pi clean help
 
 help:
 	@echo "make run    — install and run the main job (results in $(RUNS)/, $(MODELS)/, $(REPORTS)/)"
@@ -74,6 +74,10 @@ run: venv data
 	echo "  $(MODELS)/             <model>-<variant>.tflite, .drift.json/.md, summary.md"; \
 	echo "  $(REPORTS)/            robustness.md/.json, confusion PNGs, bench.md/.json/.png, stages.txt"; \
 	echo "  edge_app/models/default.tflite  (fashion-edge run --source 0)"
+
+# Every edge dependency must have an aarch64 wheel (64-bit Raspberry Pi OS), Python 3.11–3.13.
+check-pi: venv
+	PYTHON=$(BIN)/python scripts/check_pi_wheels.sh
 
 clean:
 	rm -rf $(RUNS) $(MODELS) $(REPORTS)
