@@ -159,3 +159,9 @@ def test_console_script_help():
     result = subprocess.run([str(script if script.exists() else shutil.which("fashion-train")), "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "fit" in result.stdout
+
+
+def test_speed_compares_both_pipelines():
+    result = runner.invoke(app, ["speed", "--model", "baseline", "--epochs", "1", "--limit", "1000"])
+    assert result.exit_code == 0, result.output
+    assert "numpy" in result.output and "tf.data" in result.output and "tf.data / numpy" in result.output

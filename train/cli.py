@@ -75,6 +75,29 @@ def compare(runs: Path = typer.Argument(Path("runs"), help="folder of runs"), de
         typer.echo(f"comparison plot: {plot}")
 
 
+@app.command()
+def speed(
+    model: str = typer.Option("deep", "--model", "-m", help="registry name"),
+    epochs: int = typer.Option(2, help="epochs per pipeline (the first includes tracing)"),
+    batch_size: int = typer.Option(32, help="images per step"),
+    limit: Optional[int] = typer.Option(None, help="stratified subset size"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Seconds per epoch: our tf.data pipeline vs plain model.fit on NumPy arrays."""
+    with cli_errors(debug):
+        if epochs < 1:
+            raise ValueError(f"--epochs must be ≥ 1, got {epochs}")
+        if model not in MODELS:
+            raise KeyError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
+        from train.speed import compare_pipelines
+
+        rows = compare_pipelines(model, epochs, batch_size, limit)
+        for r in rows:
+            typer.echo(f"{r.model:9s} {r.pipeline:8s} first epoch {r.first_epoch_s:6.1f} s   steady {r.steady_epoch_s:6.1f} s/epoch")
+        base = rows[0].steady_epoch_s
+        typer.echo(f"tf.data / numpy: {rows[1].steady_epoch_s / base:.2f}× the time per epoch")
+
+
 @app.command("models")
 def list_models() -> None:
     """List the registry."""

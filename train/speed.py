@@ -1,0 +1,72 @@
+"""`fashion-train speed`: seconds per epoch of our tf.data pipeline against plain `model.fit` on NumPy.
+
+    >>> rows = compare_pipelines("deep", epochs=2)
+
+Same model, batch size, data and seed; the first epoch includes tracing, so the second is reported
+as "steady". Nothing is written: this is a measurement, printed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from edge_app.preprocess import to_input
+from train.data import load_dataset, stratified_indices
+from train.models import get_spec
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    model: str
+    pipeline: str  # numpy | tf.data
+    first_epoch_s: float  # includes graph tracing
+    steady_epoch_s: float  # mean of the later epochs
+
+
+def _time_fit(model, data, epochs: int, batch_size: int) -> list[float]:
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.t0)
+
+    timer = Timer()
+    if isinstance(data, tuple):
+        model.fit(data[0], data[1], batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[timer], shuffle=True)
+    else:
+        model.fit(data, epochs=epochs, verbose=0, callbacks=[timer], shuffle=False)  # the dataset reshuffles
+    return timer.seconds
+
+
+def compare_pipelines(name: str, epochs: int = 2, batch_size: int = 32, limit: int | None = None, seed: int = 0) -> list[SpeedRow]:
+    import keras
+    import tensorflow as tf
+
+    spec = get_spec(name)
+    data = load_dataset()
+    x, y = data.x_train, data.y_train
+    if limit:
+        keep = stratified_indices(y, limit, seed)
+        x, y = x[keep], y[keep]
+    x = to_input(x)
+    rows = []
+    for pipeline in ("numpy", "tf.data"):
+        keras.utils.set_random_seed(seed)
+        model = spec()
+        model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        if pipeline == "numpy":
+            feed = (x, y)
+        else:
+            feed = tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(len(x), seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        seconds = _time_fit(model, feed, epochs, batch_size)
+        steady = sum(seconds[1:]) / max(1, len(seconds) - 1) if len(seconds) > 1 else seconds[0]
+        rows.append(SpeedRow(name, pipeline, seconds[0], steady))
+    return rows
