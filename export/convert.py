@@ -136,6 +136,24 @@ def quiet_native_output():
             os.close(saved[1])
 
 
+def exportable(model, sample: np.ndarray | None = None, tolerance: float = 1e-4):
+    """(model to convert, notes): the trained model with BatchNorms folded where that is exact.
+
+    The rewrite is kept only when it reproduces the trained model's outputs on `sample` (or on
+    seeded noise) to within `tolerance`; otherwise the trained graph is converted as it is.
+    """
+    from export.fold import fold_batchnorm
+
+    folded, notes = fold_batchnorm(model)
+    if not notes:
+        return model, []
+    x = to_input(sample[:64]) if sample is not None and len(sample) else np.random.default_rng(0).random((64, 28, 28, 1), np.float32)
+    diff = float(np.abs(model.predict(x, verbose=0) - folded.predict(x, verbose=0)).max())
+    if diff > tolerance:
+        return model, [f"BatchNorm fold rejected (max |Δ| {diff:.2g} > {tolerance})"]
+    return folded, notes
+
+
 def _io_contract(flat: bytes) -> dict:
     """Input/output dtype, shape and quantization as the runtime sees them."""
     from edge_app.runtime import input_details, make_interpreter, output_details
@@ -163,7 +181,8 @@ def convert(source: str | Path, variant: str, config: ExportConfig = ExportConfi
     model = load_keras(keras_path)
     if variant == "int8" and calibration is None:
         calibration = calibration_images(config.calibration, config.seed, config.data_dir)
-    flat = to_tflite(model, variant, calibration, config.io)
+    export_model, rewrites = exportable(model, calibration)
+    flat = to_tflite(export_model, variant, calibration, config.io)
     contract = Contract(
         labels=list(LABELS),
         preprocess=PreprocessSpec(config.preprocess).to_dict(),
@@ -174,6 +193,7 @@ def convert(source: str | Path, variant: str, config: ExportConfig = ExportConfi
         exported_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **_io_contract(flat),
     )
+    contract.training["export_rewrites"] = rewrites
     if variant == "int8":
         contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
     out = Path(config.out)
