@@ -157,8 +157,10 @@ def machine_info() -> dict:
     except OSError:
         pass
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": affinity, "arch": platform.machine(),
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "load_avg_1m": load}  # at the start: timings on a busy machine are not comparable
 
 
 def _drift_failures(path: Path) -> list[str] | None:
@@ -346,6 +348,7 @@ def bench(
     if real_dir is not None and not Path(real_dir).is_dir():
         raise ValueError(f"--real-dir {real_dir}: no such folder")
     headline = 1 if 1 in threads else threads[0]
+    machine = machine_info()  # before the work: its load average is other processes' load
     runs, models_dir, out = find_runs(runs_dir), Path(models_dir), Path(out)
     say = progress or (lambda _name: None)
 
@@ -404,7 +407,7 @@ def bench(
                 per_layer_files[run.name] = f"failed: {one_line(exc)[:200]}"
 
     failures = apply_floors(rows, floors, floor_variants)
-    report = BenchReport(machine_info(), package_versions(), threads, headline, iterations, limit, rows, floors,
+    report = BenchReport(machine, package_versions(), threads, headline, iterations, limit, rows, floors,
                          tuple(floor_variants), failures, Path(real_dir).name if real_dir is not None else None)
     say("writing reports")
     files = {"md": str(out / "bench.md"), "json": str(out / "bench.json"), "png": str(out / "bench.png")}
@@ -569,7 +572,8 @@ def to_markdown(report: BenchReport, per_layer_files: dict[str, str] | None = No
     head += [f"img/s @{THROUGHPUT_BATCH}", "load ms"]
     lines = [
         "# Benchmark", "",
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['arch']}, {m['system']}.  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['arch']}, {m['system']}; "
+        f"load average {m.get('load_avg_1m')} when the run started (timings are only comparable on an idle machine).  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".", "",
         f"Accuracy: full test set; corruption = mean over the suite ({report.limit} images per corruption × severity); "
         "unseen in each model's contract preprocessing. Δ and agreement: test set, against the run's Keras model.  ",

@@ -1,0 +1,56 @@
+"""`fashion-export robustness` and `pick-default` on the tiny exported model."""
+
+import json
+import shutil
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from edge_app.contract import read_contract
+from export.cli import app
+
+runner = CliRunner()
+
+
+def test_robustness_table_json_and_confusion(export_run, exported, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(exported["int8"], models / "baseline-int8.tflite")
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["robustness", str(export_run.parent), str(models), "--out", str(out),
+                                 "--limit", "50", "--real-dir", "unseen", "--modes", "photo,seed"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "robustness.json").read_text())
+    rows = {(r["model"], r["variant"]): r for r in data["rows"]}
+    assert set(rows) == {("baseline", "keras"), ("baseline", "int8")}
+    for r in rows.values():
+        assert 0 <= r["test_acc"] <= 1 and 0 <= r["corruption_mean"] <= 1
+        assert len(r["corruption"]) == 18
+        assert set(r["real"]["unseen"]) == {"photo", "seed"}
+    md = (out / "robustness.md").read_text()
+    assert "| baseline | int8 |" in md and "Per-class accuracy" in md
+    with Image.open(out / "confusion-baseline.png") as im:
+        assert im.size[0] > 200
+
+
+def test_robustness_bad_flags(export_run, tmp_path):
+    result = runner.invoke(app, ["robustness", str(export_run.parent), str(tmp_path), "--modes", "magic"])
+    assert result.exit_code == 1 and "--modes" in result.output
+    result = runner.invoke(app, ["robustness", str(export_run.parent), str(tmp_path), "--real-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no such folder" in result.output
+
+
+def test_pick_default_takes_a_checked_int8_model(export_run, exported, tmp_path):
+    from export.check import EvalData, check, write_report
+
+    models = tmp_path / "models"
+    models.mkdir()
+    candidate = models / "baseline-int8.tflite"
+    shutil.copy(exported["int8"], candidate)
+    out = tmp_path / "default.tflite"
+    result = runner.invoke(app, ["pick-default", str(models), "--out", str(out)])
+    assert result.exit_code == 1 and "passed its drift check" in result.output  # not checked yet
+    write_report(check(candidate, export_run, EvalData.load("unseen", limit=500), max_drift=5.0))
+    result = runner.invoke(app, ["pick-default", str(models), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_contract(out).variant == "int8" and read_contract(out).checks["drift"]["test"]["n"] == 500
