@@ -1,0 +1,57 @@
+"""Photo-pipeline augmentation for `edge`, and that model's full-integer export."""
+
+import numpy as np
+import pytest
+
+from train.augment import PhotoAugment, photo_augment, photo_pipeline, render_photo
+
+
+def _items(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        h, w = rng.integers(10, 24, 2)
+        y0, x0 = (28 - h) // 2, (28 - w) // 2
+        x[i, y0 : y0 + h, x0 : x0 + w] = rng.integers(120, 256)
+    return x
+
+
+def test_render_is_a_photo_of_the_item():
+    photo = render_photo(_items(1)[0], np.random.default_rng(0))
+    a = PhotoAugment()
+    assert photo.shape == (a.canvas, a.canvas) and photo.dtype == np.uint8
+    assert photo.std() > 5  # an item on a background, not a flat field
+
+
+def test_pipeline_is_deterministic_and_fashion_mnist_shaped():
+    x = _items()
+    a, b = photo_pipeline(x, seed=3, workers=1), photo_pipeline(x, seed=3, workers=1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and a.dtype == np.uint8
+    assert (a[:, 0, :] == 0).mean() > 0.8  # background black at the borders, like the data set
+    assert not np.array_equal(a, photo_pipeline(x, seed=4, workers=1))
+
+
+def test_augment_doubles_the_set_and_keeps_labels():
+    x, y = _items(), np.arange(12) % 10
+    xa, ya = photo_augment(x, y, seed=0)
+    assert len(xa) == 24 and np.array_equal(ya, np.concatenate([y, y]))
+    np.testing.assert_array_equal(xa[:12], x)  # the originals are kept as they are
+
+
+def test_edge_model_exports_to_full_integer():
+    from edge_app.contract import Contract, write_model
+    from edge_app.runtime import make_interpreter
+    from export.convert import to_tflite
+    from train.models import build_model
+
+    model = build_model("edge")
+    assert model.count_params() <= 100_000
+    flat = to_tflite(model, "int8", _items(40), "uint8")
+    interp = make_interpreter(flat)
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert "DEQUANTIZE" not in ops  # no float islands inside the graph
+    for detail in interp.get_tensor_details():
+        if detail["dtype"] == np.float32:
+            pytest.fail(f"float tensor {detail['name']} in the int8 graph")
+    assert len(flat) < 300 * 1024
