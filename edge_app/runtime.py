@@ -83,5 +83,6 @@ def pixels_to_input(pixels: np.ndarray, detail: dict) -> np.ndarray:
     if dtype == np.uint8 and zero == 0 and abs(scale * 255.0 - 1.0) < 1e-6:
         return np.ascontiguousarray(x, dtype=np.uint8)
     if dtype == np.int8 and zero == -128 and abs(scale * 255.0 - 1.0) < 1e-6:
-        return (x.astype(np.int16) - 128).astype(np.int8)
+        # p − 128 as int8 is p with its top bit flipped: one XOR, no widening (bit-identical)
+        return np.ascontiguousarray(x ^ np.uint8(128)).view(np.int8)
     return quantize(x.astype(np.float32) / 255.0, detail)

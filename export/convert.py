@@ -137,20 +137,20 @@ def quiet_native_output():
 
 
 def exportable(model, sample: np.ndarray | None = None, tolerance: float = 1e-4):
-    """(model to convert, notes): the trained model with BatchNorms folded where that is exact.
+    """(model to convert, notes): the trained model after `export.rewrite.inference_graph`.
 
     The rewrite is kept only when it reproduces the trained model's outputs on `sample` (or on
     seeded noise) to within `tolerance`; otherwise the trained graph is converted as it is.
     """
-    from export.fold import fold_batchnorm
+    from export.rewrite import inference_graph
 
-    folded, notes = fold_batchnorm(model)
+    folded, notes = inference_graph(model)
     if not notes:
         return model, []
     x = to_input(sample[:64]) if sample is not None and len(sample) else np.random.default_rng(0).random((64, 28, 28, 1), np.float32)
     diff = float(np.abs(model.predict(x, verbose=0) - folded.predict(x, verbose=0)).max())
     if diff > tolerance:
-        return model, [f"BatchNorm fold rejected (max |Δ| {diff:.2g} > {tolerance})"]
+        return model, [f"graph rewrite rejected (max |Δ| {diff:.2g} > {tolerance})"]
     return folded, notes
 
 

@@ -1,7 +1,16 @@
-"""Export-time graph rewrite: fold a BatchNormalization that *follows* an activation into the next conv.
+"""Export-time graph rewrites: the same function, a graph the converter and XNNPACK handle better.
 
-    >>> model, notes = fold_batchnorm(model)   # notes: ["batch_normalization folded into conv2d_1"]
+    >>> model, notes = inference_graph(model)   # notes: ["batch_normalization folded into conv2d_1", ...]
 
+1. Fold a BatchNormalization that *follows* an activation into the next conv (below).
+2. Flatten → a reshape to a constant (-1, n). Keras's Flatten keeps the batch dimension symbolic, which
+   the converter emits as SHAPE → STRIDED_SLICE → PACK → RESHAPE: ops XNNPACK does not take, so every
+   such model ran as two delegate partitions with a CPU hop between them. (A Keras `Reshape` layer emits
+   the same four ops.) The batch stays resizable: -1 is resolved at run time.
+
+Both exist only in memory for the converter; nothing rewritten is ever saved as a `.keras` file.
+
+About (1):
 TFLite folds BN into the conv *before* it, but the study's `robust` model has Conv → ReLU → BN → MaxPool →
 Conv: that BN stays two per-tensor int8 ops (MUL, ADD) whose rounding costs ~1 pp of top-1 agreement.
 BN at inference is y = s·x + t per channel. With every s > 0, MaxPool commutes with it, and a following
@@ -15,6 +24,39 @@ from __future__ import annotations
 import numpy as np
 
 _INERT = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "Dropout")
+
+
+def inference_graph(model):
+    """(model', notes): the converter's input with every applicable rewrite; (model, []) if none applies."""
+    folded, notes = fold_batchnorm(model)
+    flat, more = fixed_flatten(folded)
+    return flat, notes + more
+
+
+def fixed_flatten(model):
+    """(model', notes): a Sequential copy whose Flatten layers reshape to a constant (-1, n)."""
+    import keras
+
+    if not isinstance(model, keras.Sequential) or not any(isinstance(l, keras.layers.Flatten) for l in model.layers):
+        return model, []
+
+    class FlattenTo(keras.layers.Layer):
+        def __init__(self, n, **kwargs):
+            super().__init__(**kwargs)
+            self.n = n
+
+        def call(self, x):
+            return keras.ops.reshape(x, (-1, self.n))
+
+    layers_, notes = [], []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Flatten):
+            n = int(np.prod(layer.output.shape[1:]))
+            layers_.append(FlattenTo(n, name=layer.name))
+            notes.append(f"{layer.name} → constant reshape (-1, {n})")
+        else:
+            layers_.append(layer)  # shared: weights stay those of the trained model
+    return keras.Sequential([keras.Input(model.input_shape[1:])] + layers_, name=model.name), notes
 
 
 def fold_batchnorm(model):
