@@ -490,27 +490,20 @@ def per_layer_report(model, name: str, out: str | Path, calibration: int = 100, 
                      worst: int = 5) -> tuple[Path, Path]:
     """int8 quantization error per tensor (QuantizationDebugger): per-layer-<name>.csv and .md, worst layers first.
 
-    The debugger builds its own int8 model from the same converter settings as `export.convert.to_tflite`
-    (float I/O, which does not change the internal tensors) on `calibration` stratified training images.
+    The debugger builds its own int8 model with `export.convert.make_converter` (float I/O, which does
+    not change the internal tensors) on `calibration` stratified training images.
     """
     import csv
     import io
 
     import tensorflow as tf
 
-    from edge_app.preprocess import to_input
-    from export.convert import calibration_images, quiet_native_output
+    from export.convert import calibration_images, exportable, make_converter, quiet_native_output, representative_dataset
 
-    inputs = to_input(calibration_images(calibration, seed, data_dir))
-
-    def dataset():
-        for i in range(len(inputs)):
-            yield [inputs[i : i + 1]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    images = calibration_images(calibration, seed, data_dir)
+    graph, _ = exportable(model, images)  # the graph that is really exported (after the rewrites)
+    converter = make_converter(graph, "int8", images, io="float32")
+    dataset = representative_dataset(images)
     with quiet_native_output():
         debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
         debugger.run()
@@ -531,7 +524,7 @@ def per_layer_report(model, name: str, out: str | Path, calibration: int = 100, 
     writer.writerows(rows)
     csv_path = atomic_write(out / f"per-layer-{name}.csv", text.getvalue())
     lines = [f"# Per-layer int8 quantization error: {name}", "",
-             f"QuantizationDebugger on {len(inputs)} stratified training images. rmse/scale is the error in units of the",
+             f"QuantizationDebugger on {len(images)} stratified training images. rmse/scale is the error in units of the",
              "tensor's quantization step: ≈ 0.29 is pure rounding (1/√12); well above 1 means the layer loses information.", ""]
     if rows:
         named = [f"`{r.get('tensor_name', '?')}` ({r['rmse/scale']})" for r in rows[:worst]]

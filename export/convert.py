@@ -79,8 +79,12 @@ def calibration_images(n: int, seed: int = 0, data_dir: str | None = None) -> np
     return data.x_train[stratified_indices(data.y_train, n, seed)]
 
 
-def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8") -> bytes:
-    """The converter call for one variant; `calibration` (uint8 images) is needed for int8."""
+def make_converter(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8"):
+    """The configured `TFLiteConverter` for one variant (also what the per-layer debugger uses).
+
+    `calibration` (uint8 images) is needed for int8; `io` sets the int8 variant's input/output type
+    ("float32" keeps float I/O, which leaves the graph's internal tensors unchanged).
+    """
     import tensorflow as tf
 
     if variant not in VARIANTS:
@@ -96,17 +100,29 @@ def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: st
             raise ExportError("int8 needs calibration images")
         if io not in IO_TYPES:
             raise ExportError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
-        inputs = to_input(calibration)
-
-        def representative():
-            for i in range(len(inputs)):
-                yield [inputs[i : i + 1]]
-
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
+        converter.representative_dataset = representative_dataset(calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = getattr(tf, io)
-        converter.inference_output_type = getattr(tf, io)
+        if io != "float32":
+            converter.inference_input_type = getattr(tf, io)
+            converter.inference_output_type = getattr(tf, io)
+    return converter
+
+
+def representative_dataset(calibration: np.ndarray):
+    """A generator factory over uint8 images, one (1, 28, 28, 1) model input at a time."""
+    inputs = to_input(calibration)
+
+    def generate():
+        for i in range(len(inputs)):
+            yield [inputs[i : i + 1]]
+
+    return generate
+
+
+def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8") -> bytes:
+    """The flatbuffer of one variant; `calibration` (uint8 images) is needed for int8."""
+    converter = make_converter(model, variant, calibration, io)
     with quiet_native_output():
         return converter.convert()
 

@@ -119,3 +119,13 @@ def test_failed_check_status(tmp_path):
             BenchRow("m", "float32", "ok", test_acc=0.95)]
     assert apply_floors(rows, {"test": 0.9}) == []
     assert apply_floors(rows, {"test": 0.9}, ("int8",)) == ["no row with status ok among int8 to check the floors on"]
+
+
+def test_per_layer_report_names_the_worst_tensors(export_run, tmp_path):
+    from export.bench import per_layer_report
+    from export.convert import load_keras
+
+    csv_path, md_path = per_layer_report(load_keras(export_run / "model.keras"), "baseline", tmp_path, calibration=20)
+    text = md_path.read_text()
+    assert "rmse/scale" in text and "baseline" in text
+    assert len(csv_path.read_text().splitlines()) >= 3  # header + one row per quantized tensor
