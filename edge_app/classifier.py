@@ -77,8 +77,12 @@ class Classifier:
 
     # --- one image, any size, through the contract's preprocessing ---------------------------------
 
-    def classify(self, image, top_k: int = 3, threshold: float = 0.0) -> Prediction:
-        """An RGB/gray array or PIL image → a Prediction; "no item" and "uncertain" as documented."""
+    def classify(self, image, top_k: int = 3, threshold: float = 0.0, smoother=None) -> Prediction:
+        """An RGB/gray array or PIL image → a Prediction; "no item" and "uncertain" as documented.
+
+        `smoother`, when given, maps this frame's probabilities to the ones decided on (a stream's
+        running mean, `runner.Smoother`).
+        """
         t0 = time.perf_counter()
         pre = preprocess(image, self.spec)
         t1 = time.perf_counter()
@@ -86,6 +90,8 @@ class Classifier:
             return Prediction(NO_ITEM, -1, 0.0, [], (t1 - t0) * 1e3, 0.0)
         probs = self.probabilities(pre.image)[0]
         t2 = time.perf_counter()
+        if smoother is not None:
+            probs = smoother(probs)
         return self.decide(probs, top_k, threshold, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
 
     def decide(self, probs: np.ndarray, top_k: int = 3, threshold: float = 0.0, ms_pre: float = 0.0, ms_inf: float = 0.0) -> Prediction:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.classifier import DEFAULT_MODEL, NO_ITEM, Classifier, Prediction
-from edge_app.preprocess import preprocess
+from edge_app.classifier import DEFAULT_MODEL, Classifier, Prediction
 from edge_app.sources import Frame, open_source
 
 
@@ -99,17 +98,7 @@ class Smoother:
 
 
 def classify_frame(clf: Classifier, frame: Frame, options: RunOptions, smoother: Smoother | None) -> Prediction:
-    image = crop_roi(frame.image, options.roi)
-    t0 = time.perf_counter()
-    pre = preprocess(image, clf.spec)
-    t1 = time.perf_counter()
-    if not pre.has_item:
-        return Prediction(NO_ITEM, -1, 0.0, [], (t1 - t0) * 1e3, 0.0)
-    probs = clf.probabilities(pre.image)[0]
-    t2 = time.perf_counter()
-    if smoother is not None:
-        probs = smoother(probs)
-    return clf.decide(probs, options.top_k, options.threshold, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+    return clf.classify(crop_roi(frame.image, options.roi), options.top_k, options.threshold, smoother)
 
 
 def record(frame: Frame, pred: Prediction | None, error: str | None = None) -> dict:
