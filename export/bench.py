@@ -319,7 +319,7 @@ def bench(
     unseen: str | Path | None = "unseen",
     floors: dict[str, float] | None = None,
     per_layer: bool = False,
-    limit: int = 1000,
+    limit: int = 2000,
     iterations: int = 1000,
     progress=None,
     floor_variants: tuple[str, ...] = (),

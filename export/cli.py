@@ -196,7 +196,7 @@ def bench(
                                                    "(test | corruption | unseen | real | agreement; fractions)"),
     floor_variant: Optional[str] = typer.Option(None, help="apply --floor only to these variants, comma-separated (default: every row with status ok)"),
     per_layer: bool = typer.Option(False, "--per-layer", help="also write per-layer int8 quantization error (per-layer-<model>.md/.csv)"),
-    limit: int = typer.Option(1000, help="test images per corruption and severity"),
+    limit: int = typer.Option(2000, help="test images per corruption and severity (as robustness; 10000 = all)"),
     iterations: int = typer.Option(1000, help="timed batch-1 frames per thread count (after 50 warm-up frames)"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
     debug: bool = typer.Option(False, help="show tracebacks"),
