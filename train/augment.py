@@ -108,3 +108,31 @@ def photo_pipeline(images: np.ndarray, seed: int = 0, workers: int | None = None
 def photo_augment(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The originals plus one photo-pipeline copy of each (the test set stays Fashion-MNIST-shaped)."""
     return np.concatenate([x, photo_pipeline(x, seed)]), np.concatenate([y, y])
+
+
+def pipeline_augmenter(seed: int = 0):
+    """On-the-fly, per-epoch augmentation for a tf.data batch of model inputs (N, 28, 28, 1) in [0, 1].
+
+    Generic image-space changes a camera brings — horizontal flip, rotation ±15°, shift ±10 %, zoom
+    ±15 %, contrast, sensor noise — drawn fresh each epoch. These are *not* the corruption suite's
+    functions (which stay for evaluation only); they overlap with it only as far as photos do.
+    """
+    import keras
+
+    layers = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(15 / 360, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
+        keras.layers.RandomZoom((-0.15, 0.15), fill_mode="constant", seed=seed + 3),
+        keras.layers.RandomContrast(0.3, value_range=(0, 1), seed=seed + 4),
+    ]
+
+    def augment(x, y):
+        import tensorflow as tf
+
+        for layer in layers:
+            x = layer(x, training=True)
+        noise = tf.random.normal(tf.shape(x), stddev=tf.random.uniform([], 0.0, 0.04))  # sensor noise
+        return tf.clip_by_value(x + noise, 0.0, 1.0), y
+
+    return augment

@@ -98,6 +98,10 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         .batch(config.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+    if spec.pipeline_augment:  # after batching: the random layers work on whole batches, fresh each epoch
+        from train.augment import pipeline_augmenter
+
+        train_ds = train_ds.map(pipeline_augmenter(config.seed), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).cache().prefetch(tf.data.AUTOTUNE)
 
     state_path = run_dir / "state.json"

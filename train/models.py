@@ -28,6 +28,7 @@ class ModelSpec:
     photo_augment: bool = False  # train through the photo pipeline with image-space augmentation
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     cosine: bool = False  # cosine-decay the learning rate to 0 over the run (instead of a constant rate)
+    pipeline_augment: bool = False  # random flip/rotate/shift/zoom/contrast/noise per batch, in tf.data
 
     def __call__(self):
         return self.build()
