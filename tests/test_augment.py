@@ -55,3 +55,18 @@ def test_edge_model_exports_to_full_integer():
         if detail["dtype"] == np.float32:
             pytest.fail(f"float tensor {detail['name']} in the int8 graph")
     assert len(flat) < 300 * 1024
+
+
+def test_pipeline_augmenter_keeps_shape_and_range_and_varies_per_epoch():
+    import tensorflow as tf
+
+    from edge_app.preprocess import to_input
+    from train.augment import pipeline_augmenter
+
+    x, y = to_input(_items(16)), np.arange(16) % 10
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).map(pipeline_augmenter(0))
+    first, second = [b[0].numpy() for b in ds], [b[0].numpy() for b in ds]
+    assert first[0].shape == (8, 28, 28, 1) and first[0].dtype == np.float32
+    assert 0.0 <= first[0].min() and first[0].max() <= 1.0
+    assert not np.allclose(first[0], second[0])  # fresh draws each epoch
+    assert [b[1].numpy().tolist() for b in ds] == [y[:8].tolist(), y[8:].tolist()]  # labels untouched
