@@ -114,7 +114,7 @@ def pipeline_augmenter(seed: int = 0):
     """On-the-fly, per-epoch augmentation for a tf.data batch of model inputs (N, 28, 28, 1) in [0, 1].
 
     Generic image-space changes a camera brings — horizontal flip, rotation ±15°, shift ±10 %, zoom
-    ±15 %, contrast, sensor noise — drawn fresh each epoch. These are *not* the corruption suite's
+    ±15 %, contrast, lighting (brightness ±20 %), sensor noise — drawn fresh each epoch. These are *not* the corruption suite's
     functions (which stay for evaluation only); they overlap with it only as far as photos do.
     """
     import keras
@@ -125,6 +125,7 @@ def pipeline_augmenter(seed: int = 0):
         keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
         keras.layers.RandomZoom((-0.15, 0.15), fill_mode="constant", seed=seed + 3),
         keras.layers.RandomContrast(0.3, value_range=(0, 1), seed=seed + 4),
+        keras.layers.RandomBrightness(0.2, value_range=(0, 1), seed=seed + 5),
     ]
 
     def augment(x, y):

@@ -136,6 +136,7 @@ MODELS: dict[str, ModelSpec] = {
         photo_augment=True,
         label_smoothing=0.1,
         cosine=True,
+        pipeline_augment=True,
     ),
 }
 
