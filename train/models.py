@@ -136,7 +136,7 @@ MODELS: dict[str, ModelSpec] = {
         photo_augment=True,
         label_smoothing=0.1,
         cosine=True,
-        pipeline_augment=True,
+        # pipeline_augment=True measured: corruption mean 64.3 → 68.5 %, but test 92.5 → 89.8 % in 10 epochs
     ),
 }
 
