@@ -20,7 +20,7 @@ from edge_app.classifier import Classifier
 from edge_app.images import ImageError, load_image
 from edge_app.labelled import labelled_images
 from edge_app.labels import LABELS
-from edge_app.preprocess import PreprocessSpec, preprocess_batch, to_input
+from edge_app.preprocess import PreprocessSpec, preprocess_batch
 
 
 @dataclass
@@ -65,9 +65,9 @@ class _Keras:
         self.model = load_keras(find_keras(run))
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        if not len(pixels):
-            return np.zeros((0, 10), np.float32)
-        return self.model.predict(to_input(pixels), batch_size=512, verbose=0)
+        from export.check import keras_probabilities
+
+        return keras_probabilities(self.model, pixels)
 
 
 def corrupted_sets(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int = 0):
