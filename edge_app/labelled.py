@@ -4,14 +4,17 @@ Labels come from per-class folders (`unseen/sneaker/x.png`, slugs or class names
 at the top level, from the file name in the study's style (`t-shirt.png`, `ankle_boot.png`).
 
     >>> items = labelled_images("unseen")    # [LabelledImage(path, label), ...], sorted
+    >>> decoded = decode_labelled("unseen")   # images, labels, names; unreadable files skipped
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_app.images import IMAGE_EXTENSIONS
+import numpy as np
+
+from edge_app.images import IMAGE_EXTENSIONS, ImageError, load_image
 from edge_app.labels import label_from_name, label_index
 
 
@@ -43,3 +46,26 @@ def labelled_images(folder: str | Path) -> list[LabelledImage]:
     if not items:
         raise ValueError(f"{root}: no labelled images (expected <class>/<image> or files named like t-shirt.png)")
     return items
+
+
+@dataclass(frozen=True)
+class DecodedSet:
+    images: list[np.ndarray]  # RGB uint8 arrays, in `labelled_images` order
+    labels: np.ndarray  # (N,) class indices
+    names: list[str]  # paths relative to the folder, for reports
+    skipped: list[str] = field(default_factory=list)  # one line per unreadable file
+
+
+def decode_labelled(folder: str | Path) -> DecodedSet:
+    """Every labelled image decoded; a file that cannot be read is reported in `skipped`, not fatal."""
+    root = Path(folder)
+    images, labels, names, skipped = [], [], [], []
+    for item in labelled_images(root):
+        try:
+            images.append(load_image(item.path))
+        except ImageError as exc:
+            skipped.append(str(exc))
+            continue
+        labels.append(item.label)
+        names.append(item.path.relative_to(root).as_posix())
+    return DecodedSet(images, np.array(labels, dtype=int), names, skipped)

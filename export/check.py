@@ -19,8 +19,7 @@ import numpy as np
 from edge_app.atomic import atomic_write
 from edge_app.classifier import Classifier
 from edge_app.contract import update_contract
-from edge_app.images import load_image
-from edge_app.labelled import labelled_images
+from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
 from edge_app.preprocess import preprocess_batch, to_input
 
@@ -91,6 +90,7 @@ class EvalData:
     unseen_images: list  # decoded RGB arrays
     unseen_y: np.ndarray
     unseen_ids: list[str]
+    unseen_skipped: list[str] = field(default_factory=list)  # unreadable files, reported not fatal
 
     @classmethod
     def load(cls, unseen: str | Path | None = "unseen", data_dir: str | None = None, seed: int = 0, limit: int | None = None) -> "EvalData":
@@ -103,13 +103,10 @@ class EvalData:
             x, y = x[:limit], y[:limit]
         corrupted, kinds = corrupt_mixed(x, seed=seed)
         ids = [f"test[{i}] {name}@{sev}" for i, (name, sev) in enumerate(kinds)]
-        images, labels, names = [], [], []
-        if unseen is not None:
-            for item in labelled_images(unseen):
-                images.append(load_image(item.path))
-                labels.append(item.label)
-                names.append(str(item.path.relative_to(unseen)))
-        return cls(x, y, corrupted, ids, images, np.array(labels, dtype=int), names)
+        if unseen is None:
+            return cls(x, y, corrupted, ids, [], np.zeros(0, int), [])
+        real = decode_labelled(unseen)
+        return cls(x, y, corrupted, ids, real.images, real.labels, real.names, real.skipped)
 
 
 def keras_probabilities(model, pixels: np.ndarray) -> np.ndarray:

@@ -80,7 +80,10 @@ def check(
 
         contract = read_contract(model)
         ref = reference or Path("runs") / contract.model_name
-        report = run_check(model, ref, EvalData.load(unseen, str(data_dir) if data_dir else None, limit=limit), max_drift, threads=threads)
+        evaldata = EvalData.load(unseen, str(data_dir) if data_dir else None, limit=limit)
+        for line in evaldata.unseen_skipped:
+            typer.echo(f"warning: skipped {line}", err=True)
+        report = run_check(model, ref, evaldata, max_drift, threads=threads)
         json_path, md_path = write_report(report)
         _print_report(report)
         typer.echo(f"report: {json_path}, {md_path}")

@@ -17,8 +17,7 @@ import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.classifier import Classifier
-from edge_app.images import ImageError, load_image
-from edge_app.labelled import labelled_images
+from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
 from edge_app.preprocess import PreprocessSpec, preprocess_batch
 
@@ -34,15 +33,9 @@ class RealSet:
 
     @classmethod
     def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
-        images, labels, skipped = [], [], []
-        for item in labelled_images(folder):
-            try:
-                images.append(load_image(item.path))
-                labels.append(item.label)
-            except ImageError as exc:
-                skipped.append(str(exc))
-        pixels = {mode: preprocess_batch(images, PreprocessSpec(mode))[0] for mode in modes}
-        return cls(name, np.array(labels, dtype=int), pixels, skipped)
+        real = decode_labelled(folder)
+        pixels = {mode: preprocess_batch(real.images, PreprocessSpec(mode))[0] for mode in modes}
+        return cls(name, real.labels, pixels, real.skipped)
 
 
 @dataclass(frozen=True)

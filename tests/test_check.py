@@ -71,3 +71,15 @@ def test_empty_unseen_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no labelled images"):
         EvalData.load(tmp_path / "empty", limit=10)
+
+
+def test_an_unreadable_unseen_file_is_skipped_not_fatal(exported, export_run, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "bag").mkdir()
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "bag" / "good.png")
+    (tmp_path / "bag" / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    data = EvalData.load(tmp_path, limit=100)
+    assert data.unseen_ids == ["bag/good.png"] and len(data.unseen_skipped) == 1
+    report = check(exported["float16"], export_run, data)
+    assert report.sets["unseen"].n == 1

@@ -37,3 +37,14 @@ def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
         labelled_images(tmp_path)
     with pytest.raises(ValueError, match="no such folder"):
         labelled_images(tmp_path / "nope")
+
+
+def test_decode_skips_unreadable_files_and_says_so(tmp_path):
+    from edge_app.labelled import decode_labelled
+
+    _png(tmp_path / "bag" / "good.png")
+    (tmp_path / "bag" / "broken.png").write_bytes(b"not a png")
+    decoded = decode_labelled(tmp_path)
+    assert decoded.names == ["bag/good.png"] and decoded.labels.tolist() == [8]
+    assert len(decoded.images) == 1 and decoded.images[0].shape == (8, 8, 3)
+    assert len(decoded.skipped) == 1 and "broken.png" in decoded.skipped[0]
