@@ -124,6 +124,14 @@ class _Outputs:
 
     def __init__(self, options: RunOptions):
         self.options = options
+        self.jsonl = self.csv_file = self.csv = self.save_dir = self.server = self.window = self.fps = None
+        try:
+            self._open(options)
+        except BaseException:
+            self.close()  # a sink that failed to open (port in use, no GUI) leaves none of the others open
+            raise
+
+    def _open(self, options: RunOptions) -> None:
         self.jsonl = open(options.jsonl, "w", encoding="utf-8") if options.jsonl else None
         self.csv_file = open(options.csv, "w", newline="", encoding="utf-8") if options.csv else None
         self.csv = csv.writer(self.csv_file) if self.csv_file else None
@@ -132,18 +140,15 @@ class _Outputs:
         self.save_dir = Path(options.save_dir) if options.save_dir else None
         if self.save_dir:
             self.save_dir.mkdir(parents=True, exist_ok=True)
-        self.server = None
         if options.serve is not None:
             from edge_app.serve import LiveServer
 
             self.server = LiveServer(options.host, options.serve).start()
             print(f"live view: {self.server.url}", file=sys.stderr)
-        self.window = None
         if options.show:
             from edge_app.window import Window
 
             self.window = Window("fashion-edge")
-        self.fps = None
         if self.save_dir or self.server or self.window:
             from edge_app.annotate import FpsMeter
 
@@ -194,10 +199,11 @@ def run(options: RunOptions, echo=print) -> Summary:
     frames = open_source(options.source, retries=options.retries)
     smoother = Smoother(options.smooth) if options.smooth > 1 else None
     summary = Summary()
-    outputs = _Outputs(options)
+    outputs = None
     min_gap = 1.0 / options.fps_limit if options.fps_limit else 0.0
     last = 0.0
     try:
+        outputs = _Outputs(options)
         for frame in frames:
             if options.max_frames is not None and summary.frames >= options.max_frames:
                 break
@@ -231,6 +237,7 @@ def run(options: RunOptions, echo=print) -> Summary:
     finally:
         close = getattr(frames, "close", None)
         if close:
-            close()
-        outputs.close()
+            close()  # releases a camera even when an output failed to open
+        if outputs is not None:
+            outputs.close()
     return summary

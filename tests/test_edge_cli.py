@@ -179,3 +179,30 @@ def test_show_without_a_gui_build_points_to_serve(exported):
     result = _invoke("run", "--source", ROOT / "unseen" / "bag", "--model", exported["int8"], "--show", "--max-frames", 1)
     assert result.exit_code == 1
     assert "--serve" in result.output and "Traceback" not in result.output
+
+
+def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatch):
+    """--serve on a busy port: one line, exit 1, and the sinks already opened are closed again."""
+    import socket
+
+    from edge_app import runner
+
+    opened = []
+    real_open = open
+
+    def tracking_open(*args, **kwargs):
+        f = real_open(*args, **kwargs)
+        opened.append(f)
+        return f
+
+    monkeypatch.setattr(runner, "open", tracking_open, raising=False)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        result = _invoke("run", "--source", ROOT / "unseen" / "bag", "--model", exported["int8"],
+                         "--jsonl", tmp_path / "o.jsonl", "--serve", busy.getsockname()[1])
+    finally:
+        busy.close()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert opened and all(f.closed for f in opened)
