@@ -187,40 +187,65 @@ def _io_contract(flat: bytes) -> dict:
     }
 
 
-def convert(source: str | Path, variant: str, config: ExportConfig = ExportConfig(), calibration: np.ndarray | None = None) -> Path:
-    """Convert one run to one variant; writes `<out>/<model>-<variant>.tflite` atomically."""
+@dataclass(frozen=True)
+class SourceRun:
+    """A trained run, loaded once for all its variants (and its drift checks)."""
+
+    name: str  # registry name of the model
+    keras_path: Path
+    sha256: str  # of the .keras file
+    metrics: dict  # the run's metrics.json ({} when absent)
+    model: object  # the trained keras.Model: the drift reference
+    export_model: object  # what the converter gets (after `exportable`'s verified rewrites)
+    rewrites: list[str]
+
+
+def load_run(source: str | Path, sample: np.ndarray | None = None) -> SourceRun:
+    """Read a run folder or `.keras` file; `sample` (uint8 images) verifies the export rewrites."""
     keras_path = find_keras(source)
-    run_dir = keras_path.parent
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = keras_path.parent / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    name = metrics.get("model") or run_dir.name
     model = load_keras(keras_path)
+    export_model, rewrites = exportable(model, sample)
+    return SourceRun(
+        name=metrics.get("model") or keras_path.parent.name, keras_path=keras_path,
+        sha256=hashlib.sha256(keras_path.read_bytes()).hexdigest(), metrics=metrics,
+        model=model, export_model=export_model, rewrites=rewrites,
+    )
+
+
+def convert(
+    source: str | Path | SourceRun, variant: str, config: ExportConfig = ExportConfig(), calibration: np.ndarray | None = None
+) -> Path:
+    """Convert one run to one variant; writes `<out>/<model>-<variant>.tflite` atomically."""
     if variant == "int8" and calibration is None:
         calibration = calibration_images(config.calibration, config.seed, config.data_dir)
-    export_model, rewrites = exportable(model, calibration)
-    flat = to_tflite(export_model, variant, calibration, config.io)
+    run = source if isinstance(source, SourceRun) else load_run(source, calibration)
+    flat = to_tflite(run.export_model, variant, calibration, config.io)
+    metrics = run.metrics
     contract = Contract(
         labels=list(LABELS),
         preprocess=PreprocessSpec(config.preprocess).to_dict(),
         variant=variant,
-        model_name=name,
-        source_sha256=hashlib.sha256(keras_path.read_bytes()).hexdigest(),
+        model_name=run.name,
+        source_sha256=run.sha256,
         training={k: metrics[k] for k in ("test_accuracy", "test_loss", "params", "epochs", "best_epoch", "seconds_per_epoch", "validation", "config", "data") if k in metrics},
         exported_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **_io_contract(flat),
     )
-    contract.training["export_rewrites"] = rewrites
+    contract.training["export_rewrites"] = run.rewrites
     if variant == "int8":
         contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
     out = Path(config.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return write_model(out / f"{name}-{variant}.tflite", flat, contract)
+        return write_model(out / f"{run.name}-{variant}.tflite", flat, contract)
     except OSError as exc:
         raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from exc
 
 
 def convert_all(source: str | Path, variants=VARIANTS, config: ExportConfig = ExportConfig()) -> list[Path]:
-    """Every requested variant of one run (the calibration set is drawn once)."""
+    """Every requested variant of one run (the run is loaded and the calibration set drawn once)."""
     calibration = calibration_images(config.calibration, config.seed, config.data_dir) if "int8" in variants else None
-    return [convert(source, v, config, calibration) for v in variants]
+    run = load_run(source, calibration)
+    return [convert(run, v, config, calibration) for v in variants]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edge_app.atomic import atomic_write
 from export.check import EvalData, check, write_report
-from export.convert import VARIANTS, ExportConfig, calibration_images, convert, find_keras, load_keras
+from export.convert import VARIANTS, ExportConfig, calibration_images, convert, load_run
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ def export_all(
     calibration = calibration_images(config.calibration, config.seed, config.data_dir) if "int8" in variants else None
     rows = []
     for run in runs:
-        model = load_keras(find_keras(run))
+        source = load_run(run, calibration)  # once: the model, its hash and its verified rewrites
         for variant in variants:
             if progress:
                 progress(f"{run.name}-{variant}")
             try:
-                path = convert(run, variant, config, calibration)
-                report = check(path, run, evaldata, max_drift, keras_model=model)
+                path = convert(source, variant, config, calibration)
+                report = check(path, run, evaldata, max_drift, keras_model=source.model)
                 write_report(report)
                 sets = {n: {k: getattr(s, k) for k in ("reference_acc", "candidate_acc", "delta_pp", "agreement")} for n, s in report.sets.items()}
                 rows.append(SummaryRow(run.name, variant, str(path), path.stat().st_size / 1024, report.passed, sets))
