@@ -91,6 +91,24 @@ class EvalData:
     unseen_y: np.ndarray
     unseen_ids: list[str]
     unseen_skipped: list[str] = field(default_factory=list)  # unreadable files, reported not fatal
+    _reference: dict = field(default_factory=dict, repr=False)  # (model, preprocessing) → reference outputs
+
+    def unseen_pixels(self, spec) -> np.ndarray:
+        """The unseen images preprocessed as a contract says."""
+        return preprocess_batch(self.unseen_images, spec)[0]
+
+    def reference(self, model, spec) -> dict[str, np.ndarray]:
+        """The float model's probabilities on each set, computed once per (model, preprocessing):
+        every variant of a run is checked against the same reference."""
+        key = (id(model), repr(spec))
+        if key not in self._reference:
+            self._reference[key] = {
+                "test": keras_probabilities(model, self.test_x),
+                "unseen": keras_probabilities(model, self.unseen_pixels(spec)),
+                "corrupted": keras_probabilities(model, self.corrupted_x),
+                "_model": model,  # keeps id(model) from being reused while the entry lives
+            }
+        return self._reference[key]
 
     @classmethod
     def load(cls, unseen: str | Path | None = "unseen", data_dir: str | None = None, seed: int = 0, limit: int | None = None) -> "EvalData":
@@ -126,17 +144,15 @@ def check(
 
     clf = Classifier(candidate, threads=threads)
     model = keras_model or load_keras(find_keras(reference))
+    ref = evaldata.reference(model, clf.spec)
     sets = {}
     sets["test"] = compare_sets(
-        keras_probabilities(model, evaldata.test_x), clf.probabilities(evaldata.test_x), evaldata.test_y,
-        [f"test[{i}]" for i in range(len(evaldata.test_y))],
+        ref["test"], clf.probabilities(evaldata.test_x), evaldata.test_y, [f"test[{i}]" for i in range(len(evaldata.test_y))],
     )
     if evaldata.unseen_images:
-        pixels, _ = preprocess_batch(evaldata.unseen_images, clf.spec)
-        sets["unseen"] = compare_sets(keras_probabilities(model, pixels), clf.probabilities(pixels), evaldata.unseen_y, evaldata.unseen_ids)
-    sets["corrupted"] = compare_sets(
-        keras_probabilities(model, evaldata.corrupted_x), clf.probabilities(evaldata.corrupted_x), evaldata.test_y, evaldata.corrupted_ids
-    )
+        pixels = evaldata.unseen_pixels(clf.spec)
+        sets["unseen"] = compare_sets(ref["unseen"], clf.probabilities(pixels), evaldata.unseen_y, evaldata.unseen_ids)
+    sets["corrupted"] = compare_sets(ref["corrupted"], clf.probabilities(evaldata.corrupted_x), evaldata.test_y, evaldata.corrupted_ids)
     return DriftReport(str(candidate), str(reference), clf.contract.variant, max_drift, sets)
 
 

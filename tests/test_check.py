@@ -83,3 +83,17 @@ def test_an_unreadable_unseen_file_is_skipped_not_fatal(exported, export_run, tm
     assert data.unseen_ids == ["bag/good.png"] and len(data.unseen_skipped) == 1
     report = check(exported["float16"], export_run, data)
     assert report.sets["unseen"].n == 1
+
+
+def test_reference_is_computed_once_for_all_variants(exported, export_run, monkeypatch):
+    import export.check as check_module
+    from export.convert import load_keras
+
+    calls = []
+    real = check_module.keras_probabilities
+    monkeypatch.setattr(check_module, "keras_probabilities", lambda m, x: calls.append(len(x)) or real(m, x))
+    data = EvalData.load("unseen", limit=200)
+    model = load_keras(export_run / "model.keras")
+    reports = [check(exported[v], export_run, data, keras_model=model) for v in ("float32", "int8")]
+    assert len(calls) == 3  # test, unseen, corrupted — once, not once per variant
+    assert reports[0].sets["test"].reference_acc == reports[1].sets["test"].reference_acc
