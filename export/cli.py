@@ -28,16 +28,18 @@ def _variants(variant: str) -> tuple[str, ...]:
     return (variant,)
 
 
-def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, data_dir: Optional[Path]):
-    from export.convert import IO_TYPES, ExportConfig
+def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, data_dir: Optional[Path], logits: str = "decision"):
+    from export.convert import IO_TYPES, LOGITS_RANGES, ExportConfig
 
     if io not in IO_TYPES:
         raise ValueError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
+    if logits not in LOGITS_RANGES:
+        raise ValueError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
     if preprocess not in ("photo", "seed"):
         raise ValueError(f"unknown --preprocess {preprocess!r}; valid: photo, seed")
     if calibration < 1:
         raise ValueError(f"--calibration must be ≥ 1, got {calibration}")
-    return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None)
+    return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None, logits=logits)
 
 
 @app.command()
@@ -46,6 +48,7 @@ def convert(
     variant: str = typer.Option("all", help=VARIANT_HELP),
     calibration: int = typer.Option(500, help="int8: representative training images (stratified, seeded)"),
     io: str = typer.Option("uint8", help="int8: input/output type — uint8 | int8 | float32"),
+    logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision (where top-1 is decided) | full (calibrated min/max)"),
     seed: int = typer.Option(0, help="seed of the calibration sample"),
     preprocess: str = typer.Option("photo", help="preprocessing for real images written into the contract: photo | seed"),
     out: Path = typer.Option(Path("models"), help="folder for <model>-<variant>.tflite"),
@@ -55,7 +58,7 @@ def convert(
     """Convert a trained Keras model to .tflite variants that carry their contract."""
     with cli_errors(debug):
         variants = _variants(variant)
-        config = _config(out, calibration, io, seed, preprocess, data_dir)
+        config = _config(out, calibration, io, seed, preprocess, data_dir, logits)
         from export.convert import convert_all
 
         for path in convert_all(run, variants, config):
@@ -113,6 +116,7 @@ def all_(
     variant: str = typer.Option("all", help=VARIANT_HELP),
     calibration: int = typer.Option(500, help="int8: representative training images"),
     io: str = typer.Option("uint8", help="int8: input/output type"),
+    logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision | full"),
     preprocess: str = typer.Option("photo", help="preprocessing mode written into the contracts"),
     unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
     max_drift: float = typer.Option(0.5, help="drift gate, pp"),
@@ -126,7 +130,7 @@ def all_(
 
         from export.pipeline import export_all
 
-        config = _config(out, calibration, io, 0, preprocess, data_dir)
+        config = _config(out, calibration, io, 0, preprocess, data_dir, logits)
         variants = _variants(variant)
         with Progress(transient=True) as bar:
             task = bar.add_task("export", total=None)

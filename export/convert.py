@@ -5,7 +5,8 @@
 
 Variants: `float32` (plain), `float16` (fp16 weights), `dynamic` (int8 weights, float activations),
 `int8` (full integer: int8 weights and activations, calibrated on a stratified sample of the
-*training* set, uint8 input by default so a camera frame goes in without float conversion).
+*training* set, uint8 input by default so a camera frame goes in without float conversion; the
+logits get their int8 steps over the range where top-1 is decided — `export.logits_range`).
 Conversion goes through `from_keras_model`: it traces the inference graph, so the augmentation
 and Dropout layers are inert in the file (a Keras 3 SavedModel export keeps them active).
 """
@@ -30,6 +31,7 @@ from edge_app.preprocess import PreprocessSpec, to_input
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
+LOGITS_RANGES = ("decision", "full")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ExportConfig:
     io: str = "uint8"  # int8 variant's input/output type: uint8 (camera pixels as-is) | int8 | float32
     seed: int = 0  # seeds the calibration sample
     out: str = "models"  # folder receiving <model>-<variant>.tflite
+    logits: str = "decision"  # int8 logits range: decision (where top-1 is decided) | full (calibrated min/max)
     preprocess: str = "photo"  # preprocessing mode written into the contract for real images: photo | seed
     data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)
 
@@ -120,11 +123,30 @@ def representative_dataset(calibration: np.ndarray):
     return generate
 
 
-def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8") -> bytes:
+def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision") -> bytes:
     """The flatbuffer of one variant; `calibration` (uint8 images) is needed for int8."""
+    return export_flat(model, variant, calibration, io, logits)[0]
+
+
+def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision"):
+    """(flatbuffer, `LogitsRange` for int8 else None).
+
+    `logits` (int8 only): "decision" quantizes the logits over the range where top-1 is decided
+    (`export.logits_range`), "full" over the converter's calibrated min/max.
+    """
+    if logits not in LOGITS_RANGES:
+        raise ExportError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
     converter = make_converter(model, variant, calibration, io)
     with quiet_native_output():
-        return converter.convert()
+        if variant == "int8" and logits == "decision":
+            from export.logits_range import quantize_with_decision_range
+
+            return quantize_with_decision_range(converter, to_input(calibration))
+        if variant == "int8":
+            from export.logits_range import LogitsRange
+
+            return converter.convert(), LogitsRange("full", reason="--logits full: the converter's calibrated min/max")
+        return converter.convert(), None
 
 
 @contextmanager
@@ -221,7 +243,7 @@ def convert(
     if variant == "int8" and calibration is None:
         calibration = calibration_images(config.calibration, config.seed, config.data_dir)
     run = source if isinstance(source, SourceRun) else load_run(source, calibration)
-    flat = to_tflite(run.export_model, variant, calibration, config.io)
+    flat, logits_range = export_flat(run.export_model, variant, calibration, config.io, config.logits)
     metrics = run.metrics
     contract = Contract(
         labels=list(LABELS),
@@ -236,6 +258,8 @@ def convert(
     contract.training["export_rewrites"] = run.rewrites
     if variant == "int8":
         contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
+        if logits_range is not None:
+            contract.training["calibration"]["logits_range"] = logits_range.to_dict()
     out = Path(config.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

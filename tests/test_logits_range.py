@@ -1,0 +1,70 @@
+"""Decision-range calibration of the int8 logits: the range itself, the export, and what it buys."""
+
+import numpy as np
+import pytest
+
+from edge_app.classifier import Classifier
+from edge_app.contract import read_contract
+from export.convert import ExportConfig, ExportError, calibration_images, convert, export_flat, load_run
+from export.logits_range import decision_range
+
+
+def test_decision_range_spans_lowest_winner_to_highest_runner_up():
+    logits = np.array([[5.0, 1.0, -30.0], [2.0, 0.0, -20.0], [-1.0, 12.0, 11.5]])
+    # lowest winner 2.0, highest runner-up 11.5; margin 3 → [-1.0, 14.5], capped by the data's max (12)
+    assert decision_range(logits, margin=3.0) == (-1.0, 12.0)
+    # a margin wider than the data keeps the data's own range
+    assert decision_range(logits, margin=100.0) == (-30.0, 12.0)
+
+
+@pytest.fixture(scope="module")
+def both_ranges(export_run, tmp_path_factory):
+    """The tiny run exported to int8 twice: decision range (default) and full range."""
+    cal = calibration_images(200)
+    out = tmp_path_factory.mktemp("logits")
+    decision = convert(export_run, "int8", ExportConfig(out=str(out / "decision")), cal)
+    full = convert(export_run, "int8", ExportConfig(out=str(out / "full"), logits="full"), cal)
+    return decision, full
+
+
+def test_contract_records_the_range(both_ranges):
+    decision, full = (read_contract(p).training["calibration"]["logits_range"] for p in both_ranges)
+    assert decision["mode"] == "decision" and decision["margin"] == 8.0
+    lo, hi = decision["used"]
+    cal_lo, cal_hi = decision["calibrated"]
+    assert cal_lo <= lo < hi <= cal_hi and (hi - lo) < (cal_hi - cal_lo)
+    assert full["mode"] == "full" and "used" not in full and "--logits full" in full["reason"]
+
+
+def test_io_contract_is_unchanged(both_ranges):
+    a, b = (read_contract(p) for p in both_ranges)
+    assert (a.input_dtype, a.input_scale, a.input_zero_point) == (b.input_dtype, b.input_scale, b.input_zero_point) == ("uint8", pytest.approx(1 / 255), 0)
+    assert (a.output_dtype, a.output_scale) == (b.output_dtype, b.output_scale) == ("uint8", 1 / 256)
+
+
+def test_finer_logits_agree_at_least_as_well_and_tie_less(both_ranges, export_run):
+    images = calibration_images(2000, seed=7)  # not the calibration sample
+    reference = load_run(export_run).model.predict(images[..., None].astype(np.float32) / 255, verbose=0).argmax(1)
+    results = {}
+    for path in both_ranges:
+        scores = Classifier(path).probabilities(images)
+        ranked = np.sort(scores, axis=1)
+        results[read_contract(path).training["calibration"]["logits_range"]["mode"]] = (
+            float((scores.argmax(1) == reference).mean()), float((ranked[:, -1] == ranked[:, -2]).mean()))
+    (agree_decision, ties_decision), (agree_full, ties_full) = results["decision"], results["full"]
+    assert ties_decision < ties_full
+    assert agree_decision >= agree_full - 0.002  # never worse beyond one image in 500
+    assert agree_decision > 0.97
+
+
+def test_graph_without_softmax_keeps_the_full_range():
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    flat, note = export_flat(model, "int8", calibration_images(20), "uint8", "decision")
+    assert flat[4:8] == b"TFL3" and note.mode == "full" and "Softmax" in note.reason
+
+
+def test_unknown_logits_mode(export_run):
+    with pytest.raises(ExportError, match="unknown --logits"):
+        export_flat(load_run(export_run).model, "int8", calibration_images(20), "uint8", "widest")
