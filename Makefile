@@ -57,6 +57,7 @@ robustness: venv data
 
 bench: venv data
 	$(BIN)/fashion-export bench $(RUNS) $(MODELS) --out $(REPORTS) $(if $(wildcard $(WILD)),--real-dir $(WILD),)
+	$(BIN)/fashion-export profile $(sort $(wildcard $(MODELS)/*-float32.tflite $(MODELS)/*-int8.tflite)) --batch 1,256 --out $(REPORTS)
 
 # The edge app's default model: the best-checked int8 export, copied into the package.
 model: venv
@@ -72,7 +73,7 @@ run: venv data
 	echo "  $(RUNS)/<model>/       model.keras, metrics.json, history.json, curves.png"; \
 	echo "  $(RUNS)/comparison.png"; \
 	echo "  $(MODELS)/             <model>-<variant>.tflite, .drift.json/.md, summary.md"; \
-	echo "  $(REPORTS)/            robustness.md/.json, confusion PNGs, bench.md/.json/.png, stages.txt"; \
+	echo "  $(REPORTS)/            robustness.md/.json, confusion PNGs, bench.md/.json/.png, profile.md/.json, stages.txt"; \
 	echo "  edge_app/models/default.tflite  (fashion-edge run --source 0)"
 
 # Every edge dependency must have an aarch64 wheel (64-bit Raspberry Pi OS), Python 3.11–3.13.

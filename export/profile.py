@@ -1,0 +1,194 @@
+"""Per-op profile of a `.tflite`: where an interpreter's time goes, op by op.
+
+    >>> ops = profile_ops(Path("models/robust-int8.tflite").read_bytes(), batch=256)
+    >>> print(to_markdown({"robust-int8": ops}, batch=256))
+
+LiteRT's Python interpreter has no op profiler, so each operator is cut out into a model of its own
+(its constant inputs kept, its other inputs made graph inputs, filled with seeded values of the
+right dtype) and timed there, with the same runtime, thread count and batch. Each row says whether
+XNNPACK took the op (a DELEGATE node in the execution plan) or LiteRT's built-in kernel ran it.
+The sum of the rows is compared with the whole model: the gap is what running the ops as one graph
+saves (XNNPACK fuses a partition and skips the copies between ops) or costs (the hand-offs between
+XNNPACK and the built-in kernels).
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SECONDS = 0.1  # timing budget per op and batch size (after warm-up)
+
+
+@dataclass(frozen=True)
+class OpTime:
+    index: int  # position in the execution order
+    op: str  # builtin name, e.g. CONV_2D
+    dtype: str  # output dtype
+    output_shape: tuple[int, ...]  # at the profiled batch
+    delegated: bool  # XNNPACK ran it
+    us: float  # median µs per invoke at the profiled batch (per image: divide by the batch)
+
+
+def _op_names(model_obj) -> list[str]:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return [flatbuffer_utils.opcode_to_name(model_obj, op.opcodeIndex) for op in model_obj.subgraphs[0].operators]
+
+
+def single_op_model(model_obj, index: int) -> bytes:
+    """The flatbuffer of one operator of `model_obj`'s main graph, its variable inputs as graph inputs."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = copy.deepcopy(model_obj)
+    graph = model.subgraphs[0]
+    op = graph.operators[index]
+    constant = {i for i, t in enumerate(graph.tensors) if t.buffer and model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data)}
+    graph.operators = [op]
+    graph.inputs = [i for i in op.inputs if i >= 0 and i not in constant]
+    graph.outputs = list(op.outputs)
+    model.signatureDefs = []
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _filled(detail: dict, rng: np.random.Generator) -> np.ndarray:
+    shape, dtype = detail["shape"], np.dtype(detail["dtype"])
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.random(shape, dtype=np.float32).astype(dtype)
+
+
+def _interpreter(flat: bytes, threads: int, batch: int):
+    from edge_app.runtime import make_interpreter
+
+    interp = make_interpreter(flat, threads)
+    for d in interp.get_input_details():
+        if len(d["shape"]) and (d.get("shape_signature") is None or d["shape_signature"][0] == -1 or d["shape"][0] == 1):
+            interp.resize_tensor_input(d["index"], [batch, *map(int, d["shape"][1:])], strict=False)
+    interp.allocate_tensors()
+    return interp
+
+
+def _delegated(interp) -> bool:
+    try:
+        return any(d.get("op_name") == "DELEGATE" for d in interp._get_ops_details())
+    except Exception:  # private API; an unknown answer is "not known to be delegated"
+        return False
+
+
+def time_invoke(interp, seed: int = 0, min_seconds: float = MIN_SECONDS) -> float:
+    """Median µs of `invoke` over repeats filling at least `min_seconds`, inputs set once."""
+    rng = np.random.default_rng(seed)
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], _filled(d, rng))
+    for _ in range(3):
+        interp.invoke()
+    times, t_end = [], time.perf_counter() + min_seconds
+    while len(times) < 10 or time.perf_counter() < t_end:
+        t0 = time.perf_counter_ns()
+        interp.invoke()
+        times.append(time.perf_counter_ns() - t0)
+    return statistics.median(times) / 1e3
+
+
+def profile_ops(flat: bytes, batch: int = 1, threads: int = 1, min_seconds: float = MIN_SECONDS) -> list[OpTime]:
+    """One `OpTime` per operator of the main graph, in execution order."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model_obj = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
+    names = _op_names(model_obj)
+    rows = []
+    for index, name in enumerate(names):
+        interp = _interpreter(single_op_model(model_obj, index), threads, batch)
+        out = interp.get_output_details()[0]
+        rows.append(OpTime(index, name, np.dtype(out["dtype"]).name, tuple(map(int, out["shape"])), _delegated(interp),
+                           time_invoke(interp, index, min_seconds)))
+    return rows
+
+
+def whole_model_us(flat: bytes, batch: int = 1, threads: int = 1, min_seconds: float = MIN_SECONDS) -> float:
+    """Median µs of one invoke of the whole model at `batch` (inputs set once, as in `profile_ops`)."""
+    return time_invoke(_interpreter(bytes(flat), threads, batch), 0, min_seconds)
+
+
+def to_markdown(profiles: dict[str, tuple[list[OpTime], float]], batch: int) -> str:
+    """One table per model: op, output, XNNPACK or built-in, µs per image, share of the op sum."""
+    lines = []
+    for name, (ops, whole) in profiles.items():
+        total = sum(o.us for o in ops) or 1.0
+        lines += [f"#### {name} — batch {batch}", "",
+                  "| # | op | output | runs on | µs / image | share |", "|---:|---|---|---|---:|---:|"]
+        for o in ops:
+            shape = "×".join(map(str, o.output_shape[1:])) or "scalar"
+            lines.append(f"| {o.index} | {o.op} | {shape} {o.dtype} | {'XNNPACK' if o.delegated else 'built-in'} | {o.us / batch:.3f} | {o.us / total:.0%} |")
+        lines += [f"| | **sum of ops** | | | **{total / batch:.3f}** | |",
+                  f"| | **whole model** | | | **{whole / batch:.3f}** | |", ""]
+    return "\n".join(lines)
+
+
+def load_flatbuffer(path) -> bytes:
+    """The flatbuffer of a packed `.tflite` (contract dropped) or of a plain one; one clear error otherwise."""
+    from pathlib import Path
+
+    from edge_app.contract import ContractError, read_model
+
+    try:
+        return read_model(path)[0]
+    except ContractError as exc:
+        blob = Path(path).read_bytes() if Path(path).is_file() else b""
+        if blob[4:8] == b"TFL3":  # a .tflite without our contract profiles just as well
+            return blob
+        raise ValueError(f"{path}: not a .tflite model ({exc})") from None
+
+
+def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress=None, min_seconds: float = MIN_SECONDS) -> dict:
+    """Profile every model at every batch size; with `out`, write `profile.md` and `profile.json` there.
+
+    Returns {"machine", "threads", "batches", "models": {name: {batch: {"whole_us", "ops": [OpTime as dict]}}}}.
+    """
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from edge_app.atomic import atomic_write
+    from export.bench import machine_info
+    from train.fit import package_versions
+
+    from export.convert import quiet_native_output
+
+    paths = [Path(p) for p in paths]
+    stems = [p.stem for p in paths]
+    names = [p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths]  # models/x-int8 vs other/x-int8
+    flats = {name: load_flatbuffer(p) for name, p in zip(names, paths)}  # every file is checked before any is timed
+    if out is not None:
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    with quiet_native_output():  # TensorFlow's start-up chatter (flatbuffer_utils imports it)
+        from tensorflow.lite.tools import flatbuffer_utils  # noqa: F401
+    result = {"machine": machine_info(), "versions": package_versions(), "threads": threads, "batches": list(batches), "models": {}}
+    sections = []
+    for batch in batches:
+        profiles = {}
+        for name, flat in flats.items():
+            if progress:
+                progress(f"{name} @ batch {batch}")
+            ops, whole = profile_ops(flat, batch, threads, min_seconds), whole_model_us(flat, batch, threads, min_seconds)
+            profiles[name] = (ops, whole)
+            result["models"].setdefault(name, {})[str(batch)] = {"whole_us": whole, "ops": [asdict(o) for o in ops]}
+        sections.append(to_markdown(profiles, batch))
+    if out is not None:
+        import json
+
+        m = result["machine"]
+        head = (f"# Per-op profile\n\n{m.get('cpu', '?')}, {m.get('cores', '?')} cores; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + "; "
+                f"{threads} interpreter thread(s). Each op timed alone (median µs per invoke ÷ batch), so each row also carries "
+                "one invoke's fixed cost (~0.4 µs at batch 1); *whole model* is one invoke of the full graph.\n\n")
+        atomic_write(Path(out) / "profile.md", head + "\n".join(sections))
+        atomic_write(Path(out) / "profile.json", json.dumps(result, indent=2))
+    return result

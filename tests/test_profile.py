@@ -1,0 +1,55 @@
+"""Per-op profile: one row per operator, XNNPACK vs built-in, reports written, bad input refused."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from export.cli import app
+from export.profile import profile_models, profile_ops
+
+
+def test_int8_profile_names_every_op(exported):
+    from edge_app.contract import read_model
+
+    flat = read_model(exported["int8"])[0]
+    ops = profile_ops(flat, batch=4, min_seconds=0.01)
+    names = [o.op for o in ops]
+    # uint8 I/O: a QUANTIZE at each end; the layers between them run as int8
+    assert names[0] == "QUANTIZE" and names[-1] == "QUANTIZE" and "CONV_2D" in names and names.count("FULLY_CONNECTED") == 2
+    assert [o.index for o in ops] == list(range(len(ops)))
+    assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "int8" and ops[-1].dtype == "uint8"
+    conv = ops[names.index("CONV_2D")]
+    assert conv.delegated and not ops[0].delegated  # XNNPACK takes the conv, not the uint8→int8 QUANTIZE
+    assert all(o.us > 0 for o in ops)
+
+
+def test_reports_for_two_models_and_batches(exported, tmp_path):
+    result = profile_models([exported["float32"], exported["int8"]], batches=(1, 8), out=tmp_path, min_seconds=0.01)
+    assert set(result["models"]) == {"baseline-float32", "baseline-int8"}
+    for per in result["models"].values():
+        assert set(per) == {"1", "8"} and all(per[b]["whole_us"] > 0 and per[b]["ops"] for b in per)
+    md = (tmp_path / "profile.md").read_text()
+    assert "#### baseline-int8 — batch 8" in md and "whole model" in md and "built-in" in md
+    assert json.loads((tmp_path / "profile.json").read_text())["batches"] == [1, 8]
+
+
+def test_same_stem_in_two_folders_keeps_both(exported, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = other / exported["int8"].name
+    copy.write_bytes(exported["int8"].read_bytes())
+    result = profile_models([exported["int8"], copy], batches=(1,), min_seconds=0.01)
+    assert len(result["models"]) == 2
+
+
+def test_bad_inputs_are_one_line_errors(exported, tmp_path):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 64)
+    runner = CliRunner()
+    for args, message in (([str(junk)], "not a .tflite model"),
+                          ([str(exported["int8"]), "--batch", "0"], "--batch takes"),
+                          ([str(exported["int8"]), "--threads", "0"], "--threads must be"),
+                          ([str(tmp_path / "missing.tflite")], "missing.tflite")):
+        result = runner.invoke(app, ["profile", *args])
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
