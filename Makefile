@@ -57,7 +57,7 @@ robustness: venv data
 
 bench: venv data
 	$(BIN)/fashion-export bench $(RUNS) $(MODELS) --out $(REPORTS) $(if $(wildcard $(WILD)),--real-dir $(WILD),)
-	$(BIN)/fashion-export profile $(sort $(wildcard $(MODELS)/*-float32.tflite $(MODELS)/*-int8.tflite)) --batch 1,256 --out $(REPORTS)
+	$(BIN)/fashion-edge profile $(sort $(wildcard $(MODELS)/*-float32.tflite $(MODELS)/*-int8.tflite)) --batch 1,256 --out $(REPORTS)
 
 # The edge app's default model: the best-checked int8 export, copied into the package.
 model: venv

@@ -4,6 +4,7 @@
     $ fashion-edge run --source photos/ --jsonl out.jsonl
     $ fashion-edge info models/edge-int8.tflite
     $ fashion-edge bench
+    $ fashion-edge profile models/robust-int8.tflite --batch 1,256
 
 Exit codes: 0 done; 1 fatal error (no model, no camera, bad flag value); 3 finished, but some
 inputs could not be read (each reported on its own line and in --jsonl).
@@ -129,6 +130,32 @@ def bench(
         typer.echo(result.text())
         if folder:
             typer.echo(bench_folder(model, folder, threads=threads).text())
+
+
+@app.command()
+def profile(
+    models: list[Path] = typer.Argument(..., help=".tflite files (packed or plain)"),
+    batch: str = typer.Option("1,256", help="batch sizes, comma-separated"),
+    threads: int = typer.Option(1, help="interpreter threads"),
+    out: Optional[Path] = typer.Option(None, help="folder for profile.md and profile.json (default: print only)"),
+    debug: bool = typer.Option(False),
+) -> None:
+    """Per-op time of each model (every op timed alone, on XNNPACK or a built-in kernel), per batch size."""
+    with cli_errors(debug):
+        from edge_app.profile import profile_models, sections
+
+        try:
+            batches = tuple(dict.fromkeys(int(b) for b in batch.split(",") if b.strip()))
+        except ValueError:
+            batches = ()
+        if not batches or min(batches) < 1:
+            raise ValueError(f"--batch takes comma-separated sizes ≥ 1 such as 1,256; got {batch!r}")
+        if threads < 1:
+            raise ValueError(f"--threads must be ≥ 1, got {threads}")
+        result = profile_models(models, batches, threads, out, progress=lambda name: typer.echo(f"profiling {name}", err=True))
+        typer.echo("\n".join(sections(result)))
+        if out is not None:
+            typer.echo(f"report: {out / 'profile.md'}, {out / 'profile.json'}")
 
 
 def main() -> None:  # pragma: no cover

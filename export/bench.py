@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -42,6 +40,7 @@ import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.errors import one_line
+from edge_app.machine import machine_info
 
 VARIANTS = ("keras", "float32", "float16", "dynamic", "int8")
 METRICS = {"test": "test_acc", "corruption": "corruption_acc", "unseen": "unseen_acc", "real": "real_acc", "agreement": "agreement"}
@@ -144,23 +143,6 @@ def parse_threads(text: str) -> tuple[int, ...]:
     if not threads or any(t < 1 for t in threads):
         raise ValueError(f"--threads takes counts ≥ 1; got {text!r}")
     return tuple(dict.fromkeys(threads))
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
-                cpu = value.strip()
-                break
-    except OSError:
-        pass
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": affinity, "arch": platform.machine(),
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "load_avg_1m": load}  # at the start: timings on a busy machine are not comparable
 
 
 def _drift_failures(path: Path) -> list[str] | None:

@@ -228,38 +228,5 @@ def bench(
             raise typer.Exit(1)
 
 
-@app.command()
-def profile(
-    models: list[Path] = typer.Argument(..., help=".tflite files (packed or plain)"),
-    batch: str = typer.Option("1,256", help="batch sizes, comma-separated"),
-    threads: int = typer.Option(1, help="interpreter threads"),
-    out: Optional[Path] = typer.Option(None, help="folder for profile.md and profile.json (default: print only)"),
-    debug: bool = typer.Option(False, help="show tracebacks"),
-) -> None:
-    """Per-op time of each model (every op timed alone; XNNPACK or built-in kernel), per batch size."""
-    with cli_errors(debug):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        from export.bench import parse_threads
-        from export.profile import profile_models, to_markdown
-
-        try:
-            batches = parse_threads(batch)
-        except ValueError:
-            raise ValueError(f"--batch takes comma-separated sizes ≥ 1 such as 1,256; got {batch!r}") from None
-        if threads < 1:
-            raise ValueError(f"--threads must be ≥ 1, got {threads}")
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
-            task = bar.add_task("profile", total=None)
-            result = profile_models(models, batches, threads, out, progress=lambda name: bar.update(task, description=f"profile: {name}"))
-        from export.profile import OpTime
-
-        for b in batches:
-            typer.echo(to_markdown({name: ([OpTime(**{**o, "output_shape": tuple(o["output_shape"])}) for o in per[str(b)]["ops"]], per[str(b)]["whole_us"])
-                                    for name, per in result["models"].items()}, b))
-        if out is not None:
-            typer.echo(f"report: {out / 'profile.md'}, {out / 'profile.json'}")
-
-
 if __name__ == "__main__":
     app()

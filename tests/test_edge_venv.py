@@ -111,7 +111,11 @@ def test_edge_only_venv_runs_the_cli_like_the_main_venv(edge_venv, exported, tmp
 
     helped = _run([cli, "--help"], cwd=tmp_path, env=_clean_env())
     assert helped.returncode == 0, helped.stderr
-    assert all(cmd in helped.stdout for cmd in ("run", "info", "bench"))
+    assert all(cmd in helped.stdout for cmd in ("run", "info", "bench", "profile"))
+
+    profiled = _run([cli, "profile", model, "--batch", "1"], cwd=tmp_path, env=_clean_env())  # the Pi's per-op profile
+    assert profiled.returncode == 0, profiled.stdout + profiled.stderr
+    assert "CONV_2D" in profiled.stdout and "whole model" in profiled.stdout
 
     info = _run([cli, "info", model], cwd=tmp_path, env=_clean_env())
     assert info.returncode == 0, info.stdout + info.stderr

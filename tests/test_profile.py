@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from export.cli import app
-from export.profile import profile_models, profile_ops
+from edge_app.cli import app
+from edge_app.profile import profile_models, profile_ops
 
 
 def test_int8_profile_names_every_op(exported):

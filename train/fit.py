@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,15 +32,9 @@ class RunResult:
 
 
 def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+    from edge_app.machine import package_versions as versions
 
-    out = {"python": platform.python_version()}
-    for name in ("tensorflow", "keras", "numpy", "ai-edge-litert", "pillow", "opencv-python-headless"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
+    return versions()
 
 
 def _strategy(name: str):

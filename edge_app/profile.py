@@ -1,7 +1,9 @@
-"""Per-op profile of a `.tflite`: where an interpreter's time goes, op by op.
+"""Per-op profile of a `.tflite`: where an interpreter's time goes, op by op — on the Pi too.
 
-    >>> ops = profile_ops(Path("models/robust-int8.tflite").read_bytes(), batch=256)
-    >>> print(to_markdown({"robust-int8": ops}, batch=256))
+    >>> result = profile_models(["models/robust-int8.tflite"], batches=(1, 256), out="reports")
+
+`fashion-edge profile` runs it. It needs no TensorFlow: the model is cut up with the flatbuffer tools
+that ship with `ai_edge_litert` (the legacy `tflite_runtime` has none, so it is refused there).
 
 LiteRT's Python interpreter has no op profiler, so each operator is cut out into a model of its own
 (its constant inputs kept, its other inputs made graph inputs, filled with seeded values of the
@@ -15,9 +17,11 @@ XNNPACK and the built-in kernels).
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,16 +38,26 @@ class OpTime:
     us: float  # median µs per invoke at the profiled batch (per image: divide by the batch)
 
 
-def _op_names(model_obj) -> list[str]:
-    from tensorflow.lite.tools import flatbuffer_utils
+def _flatbuffer_utils():
+    try:
+        from ai_edge_litert.tools import flatbuffer_utils
+    except ImportError:
+        raise RuntimeError("fashion-edge profile needs ai-edge-litert (pip install 'fashion-edge[edge]'); "
+                           "tflite_runtime has no flatbuffer tools") from None
+    return flatbuffer_utils
 
-    return [flatbuffer_utils.opcode_to_name(model_obj, op.opcodeIndex) for op in model_obj.subgraphs[0].operators]
+
+def _op_names(model_obj) -> list[str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
+    return [names.get(codes[op.opcodeIndex], f"OP_{codes[op.opcodeIndex]}") for op in model_obj.subgraphs[0].operators]
 
 
 def single_op_model(model_obj, index: int) -> bytes:
     """The flatbuffer of one operator of `model_obj`'s main graph, its variable inputs as graph inputs."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
+    flatbuffer_utils = _flatbuffer_utils()
     model = copy.deepcopy(model_obj)
     graph = model.subgraphs[0]
     op = graph.operators[index]
@@ -98,8 +112,7 @@ def time_invoke(interp, seed: int = 0, min_seconds: float = MIN_SECONDS) -> floa
 
 def profile_ops(flat: bytes, batch: int = 1, threads: int = 1, min_seconds: float = MIN_SECONDS) -> list[OpTime]:
     """One `OpTime` per operator of the main graph, in execution order."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
+    flatbuffer_utils = _flatbuffer_utils()
     model_obj = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
     names = _op_names(model_obj)
     rows = []
@@ -133,8 +146,6 @@ def to_markdown(profiles: dict[str, tuple[list[OpTime], float]], batch: int) -> 
 
 def load_flatbuffer(path) -> bytes:
     """The flatbuffer of a packed `.tflite` (contract dropped) or of a plain one; one clear error otherwise."""
-    from pathlib import Path
-
     from edge_app.contract import ContractError, read_model
 
     try:
@@ -151,14 +162,8 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
 
     Returns {"machine", "threads", "batches", "models": {name: {batch: {"whole_us", "ops": [OpTime as dict]}}}}.
     """
-    from dataclasses import asdict
-    from pathlib import Path
-
     from edge_app.atomic import atomic_write
-    from export.bench import machine_info
-    from train.fit import package_versions
-
-    from export.convert import quiet_native_output
+    from edge_app.machine import machine_info, package_versions
 
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
@@ -169,26 +174,31 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    with quiet_native_output():  # TensorFlow's start-up chatter (flatbuffer_utils imports it)
-        from tensorflow.lite.tools import flatbuffer_utils  # noqa: F401
+    _flatbuffer_utils()  # refuse before any work when the tools are missing
     result = {"machine": machine_info(), "versions": package_versions(), "threads": threads, "batches": list(batches), "models": {}}
-    sections = []
     for batch in batches:
-        profiles = {}
         for name, flat in flats.items():
             if progress:
                 progress(f"{name} @ batch {batch}")
             ops, whole = profile_ops(flat, batch, threads, min_seconds), whole_model_us(flat, batch, threads, min_seconds)
-            profiles[name] = (ops, whole)
             result["models"].setdefault(name, {})[str(batch)] = {"whole_us": whole, "ops": [asdict(o) for o in ops]}
-        sections.append(to_markdown(profiles, batch))
     if out is not None:
-        import json
-
         m = result["machine"]
         head = (f"# Per-op profile\n\n{m.get('cpu', '?')}, {m.get('cores', '?')} cores; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + "; "
                 f"{threads} interpreter thread(s). Each op timed alone (median µs per invoke ÷ batch), so each row also carries "
                 "one invoke's fixed cost (~0.4 µs at batch 1); *whole model* is one invoke of the full graph.\n\n")
-        atomic_write(Path(out) / "profile.md", head + "\n".join(sections))
+        atomic_write(Path(out) / "profile.md", head + "\n".join(sections(result)))
         atomic_write(Path(out) / "profile.json", json.dumps(result, indent=2))
     return result
+
+
+def sections(result: dict) -> list[str]:
+    """`to_markdown` for each batch size of a `profile_models` result."""
+    out = []
+    for batch in result["batches"]:
+        profiles = {}
+        for name, per in result["models"].items():
+            ops = [OpTime(**{**o, "output_shape": tuple(o["output_shape"])}) for o in per[str(batch)]["ops"]]
+            profiles[name] = (ops, per[str(batch)]["whole_us"])
+        out.append(to_markdown(profiles, batch))
+    return out
