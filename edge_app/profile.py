@@ -9,7 +9,9 @@ LiteRT's Python interpreter has no op profiler, so each operator is cut out into
 (its constant inputs kept, its other inputs made graph inputs, filled with seeded values of the
 right dtype) and timed there, with the same runtime, thread count and batch. Each row says whether
 XNNPACK took the op (a DELEGATE node in the execution plan) or LiteRT's built-in kernel ran it.
-The sum of the rows is compared with the whole model: the gap is what running the ops as one graph
+Only the main graph (subgraph 0) is profiled, and integer inputs are random: fine for the
+convolution/pool/dense graphs here, not for ops fed a computed shape or index (GATHER, a RESHAPE
+whose shape is computed). The sum of the rows is compared with the whole model: the gap is what running the ops as one graph
 saves (XNNPACK fuses a partition and skips the copies between ops) or costs (the hand-offs between
 XNNPACK and the built-in kernels).
 """
@@ -63,7 +65,7 @@ def single_op_model(model_obj, index: int) -> bytes:
     op = graph.operators[index]
     constant = {i for i, t in enumerate(graph.tensors) if t.buffer and model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data)}
     graph.operators = [op]
-    graph.inputs = [i for i in op.inputs if i >= 0 and i not in constant]
+    graph.inputs = list(dict.fromkeys(i for i in op.inputs if i >= 0 and i not in constant))  # MUL(x, x): x once
     graph.outputs = list(op.outputs)
     model.signatureDefs = []
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
@@ -82,7 +84,8 @@ def _interpreter(flat: bytes, threads: int, batch: int):
 
     interp = make_interpreter(flat, threads)
     for d in interp.get_input_details():
-        if len(d["shape"]) and (d.get("shape_signature") is None or d["shape_signature"][0] == -1 or d["shape"][0] == 1):
+        signature = d.get("shape_signature")
+        if len(d["shape"]) and signature is not None and len(signature) and signature[0] == -1:  # a resizable batch
             interp.resize_tensor_input(d["index"], [batch, *map(int, d["shape"][1:])], strict=False)
     interp.allocate_tensors()
     return interp
@@ -138,8 +141,9 @@ def to_markdown(profiles: dict[str, tuple[list[OpTime], float]], batch: int) -> 
                   "| # | op | output | runs on | µs / image | share |", "|---:|---|---|---|---:|---:|"]
         for o in ops:
             shape = "×".join(map(str, o.output_shape[1:])) or "scalar"
-            lines.append(f"| {o.index} | {o.op} | {shape} {o.dtype} | {'XNNPACK' if o.delegated else 'built-in'} | {o.us / batch:.3f} | {o.us / total:.0%} |")
-        lines += [f"| | **sum of ops** | | | **{total / batch:.3f}** | |",
+            images = o.output_shape[0] if o.output_shape else 1  # what the op actually ran on
+            lines.append(f"| {o.index} | {o.op} | {shape} {o.dtype} | {'XNNPACK' if o.delegated else 'built-in'} | {o.us / max(images, 1):.3f} | {o.us / total:.0%} |")
+        lines += [f"| | **sum of ops** | | | **{sum(o.us / max(o.output_shape[0] if o.output_shape else 1, 1) for o in ops):.3f}** | |",
                   f"| | **whole model** | | | **{whole / batch:.3f}** | |", ""]
     return "\n".join(lines)
 
@@ -148,13 +152,21 @@ def load_flatbuffer(path) -> bytes:
     """The flatbuffer of a packed `.tflite` (contract dropped) or of a plain one; one clear error otherwise."""
     from edge_app.contract import ContractError, read_model
 
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such model file")
     try:
-        return read_model(path)[0]
+        flat = read_model(path)[0]
     except ContractError as exc:
-        blob = Path(path).read_bytes() if Path(path).is_file() else b""
-        if blob[4:8] == b"TFL3":  # a .tflite without our contract profiles just as well
-            return blob
-        raise ValueError(f"{path}: not a .tflite model ({exc})") from None
+        flat = Path(path).read_bytes()
+        if flat[4:8] != b"TFL3":  # a .tflite without our contract profiles just as well; anything else does not
+            raise ValueError(f"{path}: not a .tflite model ({exc})") from None
+    try:
+        _flatbuffer_utils().convert_bytearray_to_object(flat)  # parse it now, before any other model is timed
+    except RuntimeError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable .tflite model ({' '.join(str(exc).split())[:120]})") from None
+    return flat
 
 
 def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress=None, min_seconds: float = MIN_SECONDS) -> dict:

@@ -473,7 +473,9 @@ def per_layer_report(model, name: str, out: str | Path, calibration: int = 100, 
     """int8 quantization error per tensor (QuantizationDebugger): per-layer-<name>.csv and .md, worst layers first.
 
     The debugger builds its own int8 model with `export.convert.make_converter` (float I/O, which does
-    not change the internal tensors) on `calibration` stratified training images.
+    not change the internal tensors) on `calibration` stratified training images, with the converter's
+    full logits range: the exported file's decision-range logits (`export.logits_range`) are not what
+    its last row describes.
     """
     import csv
     import io

@@ -143,9 +143,10 @@ def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: 
 
             return quantize_with_decision_range(converter, to_input(calibration))
         if variant == "int8":
-            from export.logits_range import LogitsRange
+            from export.logits_range import LogitsRange, quantized_range
 
-            return converter.convert(), LogitsRange("full", reason="--logits full: the converter's calibrated min/max")
+            flat = converter.convert()
+            return flat, LogitsRange("full", used=quantized_range(flat), reason="--logits full: the converter's calibrated min/max")
         return converter.convert(), None
 
 

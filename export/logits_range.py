@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MARGIN = 8.0  # logits; e^-8 ≈ 3e-4 is below half an 8-bit output step (1/512), with room to spare
+MIN_IMAGES = 100  # fewer calibration images say too little about where decisions fall: keep the full range
+MIN_GAIN = 0.05  # narrow only when the range shrinks by at least this fraction (else: full range, reason given)
+CHUNK = 256  # calibration images per interpreter call when reading the logits
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class LogitsRange:
 
     mode: str  # "decision" (narrowed here) | "full" (the converter's min/max, kept)
     calibrated: tuple[float, float] | None = None  # min/max the converter measured, when known
-    used: tuple[float, float] | None = None  # range the int8 logits were quantized over, when known
+    used: tuple[float, float] | None = None  # range the file's int8 logits represent (from their scale and zero point)
     margin: float | None = None  # logits kept beyond the lowest winner and the highest runner-up
     reason: str = ""  # why the full range was kept, when it was
 
@@ -53,28 +56,56 @@ def decision_range(logits: np.ndarray, margin: float = MARGIN) -> tuple[float, f
 
 
 def softmax_input(model_obj) -> int | None:
-    """Index of the tensor feeding the graph's final SOFTMAX (the logits), or None."""
+    """Index of the tensor feeding the graph's final SOFTMAX (the logits), or None.
+
+    Final: nothing but I/O type conversions (QUANTIZE / DEQUANTIZE) runs after it.
+    """
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = model_obj.subgraphs[0]
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
+    found = None
     for op in graph.operators:
-        if codes[op.opcodeIndex] == schema.BuiltinOperator.SOFTMAX and list(op.outputs) == list(graph.outputs):
-            return int(op.inputs[0])
-    return None
+        code = codes[op.opcodeIndex]
+        if code == schema.BuiltinOperator.SOFTMAX:
+            found = int(op.inputs[0])
+        elif code not in (schema.BuiltinOperator.QUANTIZE, schema.BuiltinOperator.DEQUANTIZE):
+            found = None
+    return found
 
 
-def tensor_values(flat: bytes, tensor: int, inputs: np.ndarray) -> np.ndarray:
-    """One intermediate tensor of a float flatbuffer over a batch of model inputs."""
+def tensor_values(flat: bytes, tensor: int, inputs: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+    """One intermediate tensor of a float flatbuffer over model inputs, `chunk` images per invoke."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_content=bytes(flat), experimental_preserve_all_tensors=True)
     detail = interp.get_input_details()[0]
-    interp.resize_tensor_input(detail["index"], [len(inputs), *detail["shape"][1:]])
-    interp.allocate_tensors()
-    interp.set_tensor(detail["index"], inputs.astype(np.float32))
-    interp.invoke()
-    return interp.get_tensor(tensor)
+    parts, size = [], None
+    for start in range(0, len(inputs), chunk):
+        batch = inputs[start : start + chunk].astype(np.float32)
+        if len(batch) != size:  # every call but (perhaps) the last reuses the allocation
+            interp.resize_tensor_input(detail["index"], [len(batch), *detail["shape"][1:]])
+            interp.allocate_tensors()
+            size = len(batch)
+        interp.set_tensor(detail["index"], batch)
+        interp.invoke()
+        parts.append(interp.get_tensor(tensor).copy())
+    return np.concatenate(parts)
+
+
+def quantized_range(flat: bytes) -> tuple[float, float] | None:
+    """The range the logits tensor of a quantized flatbuffer can represent (from its scale and zero point)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
+    logits = softmax_input(model)
+    if logits is None:
+        return None
+    q = model.subgraphs[0].tensors[logits].quantization
+    if q is None or q.scale is None or not len(q.scale):
+        return None
+    scale, zero = float(q.scale[0]), int(q.zeroPoint[0])
+    return (-128 - zero) * scale, (127 - zero) * scale
 
 
 def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = MARGIN) -> tuple[bytes, LogitsRange]:
@@ -99,13 +130,21 @@ def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = 
         return _quantize(tf_convert, calibrated, converter, in_type, out_type), LogitsRange("full", reason="the graph does not end in Softmax")
     stats = model.subgraphs[0].tensors[logits].quantization
     full = (float(stats.min[0]), float(stats.max[0]))
+
+    def keep_full(reason: str):
+        flat = _quantize(tf_convert, calibrated, converter, in_type, out_type)
+        return flat, LogitsRange("full", full, quantized_range(flat), margin, reason=reason)
+
+    if len(inputs) < MIN_IMAGES:
+        return keep_full(f"{len(inputs)} calibration images (< {MIN_IMAGES}) say too little about where decisions fall")
     lo, hi = decision_range(tensor_values(calibrated, logits, inputs), margin)
-    lo, hi = max(lo, full[0]), min(hi, full[1])  # narrow, never widen
-    if not lo < hi:  # degenerate calibration (e.g. one image): nothing to narrow
-        return _quantize(tf_convert, calibrated, converter, in_type, out_type), LogitsRange("full", full, full, margin, reason="empty decision range")
+    lo, hi = min(max(lo, full[0]), 0.0), max(min(hi, full[1]), 0.0)  # narrow, never widen; 0 stays representable
+    if (hi - lo) > (1 - MIN_GAIN) * (full[1] - full[0]):
+        return keep_full("the decision range covers the calibrated range")
     stats.min, stats.max = [lo], [hi]
     narrowed = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-    return _quantize(tf_convert, narrowed, converter, in_type, out_type), LogitsRange("decision", full, (lo, hi), margin)
+    flat = _quantize(tf_convert, narrowed, converter, in_type, out_type)
+    return flat, LogitsRange("decision", full, quantized_range(flat), margin)
 
 
 def _quantize(tf_convert, calibrated: bytes, converter, in_type, out_type) -> bytes:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from train.augment import PhotoAugment, photo_augment, photo_pipeline, render_photo
+from train.augment import PhotoAugment, Relight, photo_augment, photo_pipeline, relight, render_photo
 
 
 def _items(n=12, seed=0):
@@ -37,6 +37,28 @@ def test_augment_doubles_the_set_and_keeps_labels():
     xa, ya = photo_augment(x, y, seed=0)
     assert len(xa) == 24 and np.array_equal(ya, np.concatenate([y, y]))
     np.testing.assert_array_equal(xa[:12], x)  # the originals are kept as they are
+
+
+def test_relight_changes_a_seeded_fraction_within_its_bounds():
+    x = _items(200)
+    out = relight(x, seed=1, fraction=0.5)
+    np.testing.assert_array_equal(out, relight(x, seed=1, fraction=0.5))  # deterministic
+    changed = (out != x).any(axis=(1, 2))
+    assert 0.35 < changed.mean() < 0.65 and out.dtype == np.uint8 and out.shape == x.shape
+    np.testing.assert_array_equal(out[~changed], x[~changed])
+    # a re-lit item is dimmer than the original, and its background lifted at most `lift` (+ haze and noise)
+    r = Relight()
+    assert (out[changed].max(axis=(1, 2)) <= x[changed].max(axis=(1, 2)) + 255 * (r.lift[1] + r.haze + 4 * r.noise)).all()
+    assert np.median(out[changed][:, 0, :]) > np.median(x[changed][:, 0, :])  # backgrounds lifted
+    np.testing.assert_array_equal(relight(x, seed=1, fraction=0.0), x)
+
+
+def test_photometric_relights_only_the_originals():
+    x, y = _items(), np.arange(12) % 10
+    clean, _ = photo_augment(x, y, seed=0)
+    lit, _ = photo_augment(x, y, seed=0, photometric=1.0)
+    np.testing.assert_array_equal(lit[12:], clean[12:])  # the photo copies are the same
+    assert (lit[:12] != x).any(axis=(1, 2)).all()
 
 
 def test_edge_model_exports_to_full_integer():

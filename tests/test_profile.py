@@ -18,6 +18,7 @@ def test_int8_profile_names_every_op(exported):
     # uint8 I/O: a QUANTIZE at each end; the layers between them run as int8
     assert names[0] == "QUANTIZE" and names[-1] == "QUANTIZE" and "CONV_2D" in names and names.count("FULLY_CONNECTED") == 2
     assert [o.index for o in ops] == list(range(len(ops)))
+    assert all(o.output_shape[0] == 4 for o in ops)  # every op ran on the whole batch
     assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "int8" and ops[-1].dtype == "uint8"
     conv = ops[names.index("CONV_2D")]
     assert conv.delegated and not ops[0].delegated  # XNNPACK takes the conv, not the uint8→int8 QUANTIZE
@@ -43,6 +44,16 @@ def test_same_stem_in_two_folders_keeps_both(exported, tmp_path):
     assert len(result["models"]) == 2
 
 
+def test_a_plain_tflite_without_contract_profiles_too(exported, tmp_path):
+    from edge_app.contract import read_model
+
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(read_model(exported["float32"])[0])
+    result = profile_models([plain], batches=(2,), min_seconds=0.01)
+    ops = result["models"]["plain"]["2"]["ops"]
+    assert [o["op"] for o in ops][:1] == ["CONV_2D"] and all(o["delegated"] for o in ops)  # float: all XNNPACK
+
+
 def test_bad_inputs_are_one_line_errors(exported, tmp_path):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"\x00" * 64)
@@ -50,6 +61,6 @@ def test_bad_inputs_are_one_line_errors(exported, tmp_path):
     for args, message in (([str(junk)], "not a .tflite model"),
                           ([str(exported["int8"]), "--batch", "0"], "--batch takes"),
                           ([str(exported["int8"]), "--threads", "0"], "--threads must be"),
-                          ([str(tmp_path / "missing.tflite")], "missing.tflite")):
+                          ([str(tmp_path / "missing.tflite")], "no such model file")):
         result = runner.invoke(app, ["profile", *args])
         assert result.exit_code != 0 and message in result.output, (args, result.output)

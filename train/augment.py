@@ -105,9 +105,37 @@ def photo_pipeline(images: np.ndarray, seed: int = 0, workers: int | None = None
         return np.concatenate(list(pool.map(_chunk, jobs)))
 
 
-def photo_augment(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The originals plus one photo-pipeline copy of each (the test set stays Fashion-MNIST-shaped)."""
-    return np.concatenate([x, photo_pipeline(x, seed)]), np.concatenate([y, y])
+def photo_augment(x: np.ndarray, y: np.ndarray, seed: int = 0, photometric: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The originals plus one photo-pipeline copy of each (the test set stays Fashion-MNIST-shaped).
+
+    `photometric` > 0: that fraction of the originals is re-lit (`relight`) instead of kept clean.
+    """
+    originals = relight(x, seed, photometric) if photometric > 0 else x
+    return np.concatenate([originals, photo_pipeline(x, seed)]), np.concatenate([y, y])
+
+
+@dataclass(frozen=True)
+class Relight:
+    """Lighting a 28×28 image may meet before it reaches the model unpreprocessed; units in comments."""
+
+    gain: tuple[float, float] = (0.55, 1.0)  # item contrast kept, fraction
+    lift: tuple[float, float] = (0.0, 0.35)  # background raised to, fraction of full range
+    haze: float = 0.2  # max amplitude of a smooth low-frequency light field, fraction of full range
+    noise: float = 0.05  # max Gaussian sensor-noise sigma, fraction of full range
+
+
+def relight(images: np.ndarray, seed: int = 0, fraction: float = 0.5, r: Relight = Relight()) -> np.ndarray:
+    """A seeded `fraction` of the uint8 images with lower contrast, a lifted background, haze and noise."""
+    import cv2
+
+    rng = np.random.default_rng([seed, 7])
+    out = images.copy()
+    for i in np.flatnonzero(rng.random(len(images)) < fraction):
+        x = images[i].astype(np.float32) * rng.uniform(*r.gain) + rng.uniform(*r.lift) * 255.0
+        field = cv2.resize(rng.normal(0, 1, (4, 4)).astype(np.float32), (28, 28), interpolation=cv2.INTER_CUBIC)
+        x += field * rng.uniform(0, r.haze) * 255.0 + rng.normal(0, rng.uniform(0, r.noise) * 255.0, x.shape)
+        out[i] = np.clip(x, 0, 255).round().astype(np.uint8)
+    return out
 
 
 def pipeline_augmenter(seed: int = 0):

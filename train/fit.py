@@ -63,7 +63,7 @@ def _datasets(config: TrainConfig, spec):
     if spec.photo_augment:
         from train.augment import photo_augment
 
-        x_tr, y_tr = photo_augment(x_tr, y_tr, seed=config.seed)
+        x_tr, y_tr = photo_augment(x_tr, y_tr, seed=config.seed, photometric=spec.photometric)
     return to_input(x_tr), y_tr, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
 
 

@@ -29,6 +29,7 @@ class ModelSpec:
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     cosine: bool = False  # cosine-decay the learning rate to 0 over the run (instead of a constant rate)
     pipeline_augment: bool = False  # random flip/rotate/shift/zoom/contrast/noise per batch, in tf.data
+    photometric: float = 0.0  # with photo_augment: fraction of the originals re-lit (train.augment.relight)
 
     def __call__(self):
         return self.build()
