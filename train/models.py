@@ -133,8 +133,9 @@ MODELS: dict[str, ModelSpec] = {
     "robust": ModelSpec(_robust, "study model 3: flips, BN, L2, dropout, ReduceLROnPlateau (56,778 params)", reduce_lr=True),
     "edge": ModelSpec(
         _edge,
-        "ours: BN + depthwise-separable blocks, global pooling, photo-pipeline augmentation",
+        "ours: BN + depthwise-separable blocks, global pooling, photo-pipeline and lighting augmentation",
         photo_augment=True,
+        photometric=0.5,  # measured: corruption mean 64.6 → 73.9 %, wild-dev 74.0 → 75.0 %, test 92.54 → 91.68 %
         label_smoothing=0.1,
         cosine=True,
         # pipeline_augment=True measured: corruption mean 64.3 → 68.5 %, but test 92.5 → 89.8 % in 10 epochs
