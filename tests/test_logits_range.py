@@ -87,3 +87,13 @@ def test_graph_without_softmax_keeps_the_full_range():
 def test_unknown_logits_mode(export_run):
     with pytest.raises(ExportError, match="unknown --logits"):
         export_flat(load_run(export_run).model, "int8", calibration_images(20), "uint8", "widest")
+
+
+def test_a_range_that_would_barely_narrow_is_kept_full(export_run, monkeypatch):
+    import export.logits_range as lr
+
+    monkeypatch.setattr(lr, "MIN_GAIN", 1.0)  # demand more narrowing than any range can give
+    flat, note = export_flat(load_run(export_run).model, "int8", calibration_images(200), "uint8", "decision")
+    assert note.mode == "full" and "covers" in note.reason
+    assert quantized_range(flat) == pytest.approx(note.used)
+    assert note.used[1] - note.used[0] == pytest.approx(note.calibrated[1] - note.calibrated[0], rel=0.02)
