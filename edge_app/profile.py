@@ -139,11 +139,11 @@ def to_markdown(profiles: dict[str, tuple[list[OpTime], float]], batch: int) -> 
         total = sum(o.us for o in ops) or 1.0
         lines += [f"#### {name} — batch {batch}", "",
                   "| # | op | output | runs on | µs / image | share |", "|---:|---|---|---|---:|---:|"]
-        for o in ops:
+        per_image = [o.us / max(o.output_shape[0] if o.output_shape else 1, 1) for o in ops]  # what each op ran on
+        for o, us in zip(ops, per_image):
             shape = "×".join(map(str, o.output_shape[1:])) or "scalar"
-            images = o.output_shape[0] if o.output_shape else 1  # what the op actually ran on
-            lines.append(f"| {o.index} | {o.op} | {shape} {o.dtype} | {'XNNPACK' if o.delegated else 'built-in'} | {o.us / max(images, 1):.3f} | {o.us / total:.0%} |")
-        lines += [f"| | **sum of ops** | | | **{sum(o.us / max(o.output_shape[0] if o.output_shape else 1, 1) for o in ops):.3f}** | |",
+            lines.append(f"| {o.index} | {o.op} | {shape} {o.dtype} | {'XNNPACK' if o.delegated else 'built-in'} | {us:.3f} | {o.us / total:.0%} |")
+        lines += [f"| | **sum of ops** | | | **{sum(per_image):.3f}** | |",
                   f"| | **whole model** | | | **{whole / batch:.3f}** | |", ""]
     return "\n".join(lines)
 
@@ -186,7 +186,6 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    _flatbuffer_utils()  # refuse before any work when the tools are missing
     result = {"machine": machine_info(), "versions": package_versions(), "threads": threads, "batches": list(batches), "models": {}}
     for batch in batches:
         for name, flat in flats.items():
