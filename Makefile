@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNS ?= runs
 MODELS ?= models
 REPORTS ?= reports
-EPOCHS ?= 10
+EPOCHS ?=  # empty: each model's own (10 for the study's three)
 WILD ?= ../shared/wild-dev
 PYTEST_ARGS ?= -n 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -46,7 +46,7 @@ test: venv data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 train: venv data
-	$(BIN)/fashion-train fit --model all --epochs $(EPOCHS) --out $(RUNS)
+	$(BIN)/fashion-train fit --model all $(if $(EPOCHS),--epochs $(EPOCHS),) --out $(RUNS)
 	$(BIN)/fashion-train compare $(RUNS)
 
 export: venv data

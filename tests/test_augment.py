@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from train.augment import PhotoAugment, Relight, photo_augment, photo_pipeline, relight, render_photo
+from train.augment import PhotoAugment, Relight, photo_augment, photo_pipeline, relighter, render_photo
 
 
 def _items(n=12, seed=0):
@@ -34,31 +34,44 @@ def test_pipeline_is_deterministic_and_fashion_mnist_shaped():
 
 def test_augment_doubles_the_set_and_keeps_labels():
     x, y = _items(), np.arange(12) % 10
-    xa, ya = photo_augment(x, y, seed=0)
+    xa, ya, original = photo_augment(x, y, seed=0)
     assert len(xa) == 24 and np.array_equal(ya, np.concatenate([y, y]))
     np.testing.assert_array_equal(xa[:12], x)  # the originals are kept as they are
+    assert original.tolist() == [True] * 12 + [False] * 12
 
 
-def test_relight_changes_a_seeded_fraction_within_its_bounds():
-    x = _items(200)
-    out = relight(x, seed=1, fraction=0.5)
-    np.testing.assert_array_equal(out, relight(x, seed=1, fraction=0.5))  # deterministic
-    changed = (out != x).any(axis=(1, 2))
-    assert 0.35 < changed.mean() < 0.65 and out.dtype == np.uint8 and out.shape == x.shape
-    np.testing.assert_array_equal(out[~changed], x[~changed])
-    # a re-lit item is dimmer than the original, and its background lifted at most `lift` (+ haze and noise)
-    r = Relight()
-    assert (out[changed].max(axis=(1, 2)) <= x[changed].max(axis=(1, 2)) + 255 * (r.lift[1] + r.haze + 4 * r.noise)).all()
-    assert np.median(out[changed][:, 0, :]) > np.median(x[changed][:, 0, :])  # backgrounds lifted
-    np.testing.assert_array_equal(relight(x, seed=1, fraction=0.0), x)
+def _relit_epochs(x, original, fraction=0.5, seed=1, epochs=2):
+    """Run a seeded relighter pipeline for `epochs` passes; one array of images per pass."""
+    import tensorflow as tf
+
+    relight = relighter(fraction)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)), original)).batch(50)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip(ds, seeds).map(lambda batch, s: relight(*batch, s))
+    return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(epochs)]
 
 
-def test_photometric_relights_only_the_originals():
-    x, y = _items(), np.arange(12) % 10
-    clean, _ = photo_augment(x, y, seed=0)
-    lit, _ = photo_augment(x, y, seed=0, photometric=1.0)
-    np.testing.assert_array_equal(lit[12:], clean[12:])  # the photo copies are the same
-    assert (lit[:12] != x).any(axis=(1, 2)).all()
+def test_relighter_relights_a_fresh_seeded_fraction_of_the_originals_each_epoch():
+    from edge_app.preprocess import to_input
+
+    x = to_input(_items(200))
+    original = np.arange(200) < 150
+    first, second = _relit_epochs(x, original)
+    again, _ = _relit_epochs(x, original)
+    np.testing.assert_array_equal(first, again)  # a run repeats exactly for its seed
+    changed = [(e != x).any(axis=(1, 2, 3)) for e in (first, second)]
+    assert not changed[0][150:].any() and not changed[1][150:].any()  # photo copies are never re-lit
+    for c in changed:
+        assert 0.35 < c[:150].mean() < 0.65
+    assert (changed[0] != changed[1]).any()  # another share each epoch
+    # a re-lit image stays in range, on 8-bit steps, with its background lifted at most by lift + haze + noise
+    r, lit, orig = Relight(), first[changed[0]], x[changed[0]]
+    assert lit.dtype == np.float32 and lit.min() >= 0.0 and lit.max() <= 1.0
+    np.testing.assert_allclose(lit * 255, np.round(lit * 255), atol=1e-3)
+    assert np.median(lit[:, 0]) > np.median(orig[:, 0])  # backgrounds lifted
+    assert (lit.max(axis=(1, 2, 3)) <= orig.max(axis=(1, 2, 3)) + r.lift[1] + r.haze + 4 * r.noise).all()
+    [unchanged] = _relit_epochs(x, original, fraction=0.0, epochs=1)
+    np.testing.assert_array_equal(unchanged, x)
 
 
 def test_edge_model_exports_to_full_integer():

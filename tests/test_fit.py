@@ -215,8 +215,13 @@ def test_config_rejects(kwargs, message):
 
 
 def test_config_defaults_are_the_study():
+    from train.models import MODELS, STUDY_MODELS
+
     c = TrainConfig()
-    assert (c.model, c.epochs, c.batch_size, c.seed, c.val_fraction, c.strategy) == ("baseline", 10, 32, 0, 0.1, "default")
+    assert (c.model, c.seed, c.val_fraction, c.strategy) == ("baseline", 0, 0.1, "default")
+    for name in STUDY_MODELS:  # epochs and batch size come from the model: the study's 10 and 32
+        resolved = c.for_model(MODELS[name])
+        assert (resolved.epochs, resolved.batch_size) == (10, 32)
     with pytest.raises(AttributeError):
         c.epochs = 3  # frozen
 

@@ -5,7 +5,7 @@ inverted and stretched the item. So we teach the model what *that* output looks 
 item is pasted, at a random scale, position and angle, onto a lit, textured background of either
 polarity, blurred, noised and gamma-shifted, and then sent through the very same preprocessing.
 
-    >>> x_aug, y_aug = photo_augment(x_train, y_train, seed=0)   # originals + one photo-like copy each
+    >>> x_aug, y_aug, original = photo_augment(x_train, y_train, seed=0)   # originals + one photo-like copy each
 
 No real photo enters training: the renderings come from the training images alone.
 """
@@ -105,13 +105,15 @@ def photo_pipeline(images: np.ndarray, seed: int = 0, workers: int | None = None
         return np.concatenate(list(pool.map(_chunk, jobs)))
 
 
-def photo_augment(x: np.ndarray, y: np.ndarray, seed: int = 0, photometric: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The originals plus one photo-pipeline copy of each (the test set stays Fashion-MNIST-shaped).
+def photo_augment(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, labels, original): the originals plus one photo-pipeline copy of each.
 
-    `photometric` > 0: that fraction of the originals is re-lit (`relight`) instead of kept clean.
+    `original` marks the first half, the Fashion-MNIST images themselves; `relighter` re-lights only those
+    (a photo copy has already been through the photo preprocessing, which undoes lighting).
+    The test set stays Fashion-MNIST-shaped.
     """
-    originals = relight(x, seed, photometric) if photometric > 0 else x
-    return np.concatenate([originals, photo_pipeline(x, seed)]), np.concatenate([y, y])
+    original = np.arange(2 * len(x)) < len(x)
+    return np.concatenate([x, photo_pipeline(x, seed)]), np.concatenate([y, y]), original
 
 
 @dataclass(frozen=True)
@@ -124,18 +126,32 @@ class Relight:
     noise: float = 0.05  # max Gaussian sensor-noise sigma, fraction of full range
 
 
-def relight(images: np.ndarray, seed: int = 0, fraction: float = 0.5, r: Relight = Relight()) -> np.ndarray:
-    """A seeded `fraction` of the uint8 images with lower contrast, a lifted background, haze and noise."""
-    import cv2
+def relighter(fraction: float = 0.5, r: Relight = Relight()):
+    """A tf.data map over batches `(x, y, original, seeds)` → `(x, y)`: a fresh `fraction` of the originals re-lit.
 
-    rng = np.random.default_rng([seed, 7])
-    out = images.copy()
-    for i in np.flatnonzero(rng.random(len(images)) < fraction):
-        x = images[i].astype(np.float32) * rng.uniform(*r.gain) + rng.uniform(*r.lift) * 255.0
-        field = cv2.resize(rng.normal(0, 1, (4, 4)).astype(np.float32), (28, 28), interpolation=cv2.INTER_CUBIC)
-        x += field * rng.uniform(0, r.haze) * 255.0 + rng.normal(0, rng.uniform(0, r.noise) * 255.0, x.shape)
-        out[i] = np.clip(x, 0, 255).round().astype(np.uint8)
-    return out
+    x: model inputs (N, 28, 28, 1) in [0, 1]; seeds: a (2,) int64 stateless seed per batch, drawn from
+    `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`, so each epoch re-lights other images
+    in other ways, and a run repeats exactly for its seed. Re-lit pixels are rounded to 8-bit steps, as a
+    camera's would be.
+    """
+    import tensorflow as tf
+
+    def apply(x, y, original, seeds):
+        n = tf.shape(x)[0]
+        s = tf.random.experimental.stateless_split(seeds, 7)
+        per_image = [n, 1, 1, 1]
+
+        def uniform(i, lo, hi, shape=per_image):
+            return tf.random.stateless_uniform(shape, s[i], lo, hi)
+
+        pick = (uniform(0, 0.0, 1.0, [n]) < fraction) & original
+        field = tf.image.resize(tf.random.stateless_normal([n, 4, 4, 1], s[1]), [28, 28], method="bicubic")
+        noise = tf.random.stateless_normal(tf.shape(x), s[2]) * uniform(3, 0.0, r.noise)
+        lit = x * uniform(4, *r.gain) + uniform(5, *r.lift) + field * uniform(6, 0.0, r.haze) + noise
+        lit = tf.round(tf.clip_by_value(lit, 0.0, 1.0) * 255.0) / 255.0
+        return tf.where(pick[:, None, None, None], lit, x), y
+
+    return apply
 
 
 def pipeline_augmenter(seed: int = 0):

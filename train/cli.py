@@ -21,8 +21,8 @@ D = TrainConfig()
 @app.command()
 def fit(
     model: str = typer.Option(D.model, "--model", "-m", help=f"registry name, 'study' ({', '.join(STUDY_MODELS)}) or 'all' ({', '.join(MODELS)})"),
-    epochs: int = typer.Option(D.epochs, help="passes over the training set"),
-    batch_size: int = typer.Option(D.batch_size, help="images per step"),
+    epochs: Optional[int] = typer.Option(None, help="passes over the training set [default: the model's own, 10 for the study's]"),
+    batch_size: Optional[int] = typer.Option(None, help="images per step [default: the model's own, 32 for the study's]"),
     seed: int = typer.Option(D.seed, help="seed for weights, split, subset and shuffling"),
     out: Path = typer.Option(Path(D.out), help="runs/<model>/ receives the artifacts"),
     limit: Optional[int] = typer.Option(None, help="train on a stratified subset of N images (smoke tests)"),

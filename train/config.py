@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "baseline"  # registry name (train.models.MODELS)
-    epochs: int = 10  # passes over the training set (the study: 10)
-    batch_size: int = 32  # images per step (the study: Keras's default, 32)
+    epochs: int | None = None  # passes over the training set; None: the model's own (ModelSpec.epochs; the study: 10)
+    batch_size: int | None = None  # images per step; None: the model's own (ModelSpec.batch_size; the study: 32)
     seed: int = 0  # seeds Python, NumPy, TensorFlow, the split and the subset
     out: str = "runs"  # runs/<model>/ receives every artifact
     limit: int | None = None  # train on a stratified subset of this many images (smoke tests)
@@ -21,9 +21,9 @@ class TrainConfig:
     resume: bool = False  # continue from runs/<model>/last.keras and state.json
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
+        if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"--epochs must be ≥ 1, got {self.epochs}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 20:
             raise ValueError(f"--limit must be ≥ 20 (two images per class), got {self.limit}")
@@ -33,3 +33,7 @@ class TrainConfig:
             raise ValueError(f"--strategy must be default or mirrored, got {self.strategy!r}")
         if self.early_stopping < 0:
             raise ValueError(f"--early-stopping must be ≥ 0, got {self.early_stopping}")
+
+    def for_model(self, spec) -> "TrainConfig":
+        """This config with the model's own epochs and batch size where none was given."""
+        return replace(self, epochs=self.epochs or spec.epochs, batch_size=self.batch_size or spec.batch_size)

@@ -22,6 +22,7 @@ from edge_app.atomic import atomic_save, atomic_write
 from edge_app.preprocess import to_input
 from train.config import TrainConfig
 from train.data import load_dataset, split_validation, stratified_indices
+from train.feed import images_per_epoch, training_feed
 from train.models import get_spec
 
 
@@ -49,7 +50,7 @@ def _strategy(name: str):
 
 
 def _datasets(config: TrainConfig, spec):
-    """(x_train, y_train, x_val, y_val, x_test, y_test, data) — model inputs via edge_app.preprocess."""
+    """(x_train, y_train, original, x_val, y_val, x_test, y_test, data) — model inputs via edge_app.preprocess."""
     data = load_dataset(config.data_dir, allow_download=True)
     x, y = data.x_train, data.y_train
     if config.limit:
@@ -60,11 +61,12 @@ def _datasets(config: TrainConfig, spec):
     else:
         tr, val = split_validation(y, config.val_fraction, config.seed)
         x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
+    original = np.ones(len(x_tr), bool)  # which training images are Fashion-MNIST's own (re-lighting's targets)
     if spec.photo_augment:
         from train.augment import photo_augment
 
-        x_tr, y_tr = photo_augment(x_tr, y_tr, seed=config.seed, photometric=spec.photometric)
-    return to_input(x_tr), y_tr, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
+        x_tr, y_tr, original = photo_augment(x_tr, y_tr, seed=config.seed)
+    return to_input(x_tr), y_tr, original, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
 
 
 def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
@@ -75,26 +77,17 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     from train.callbacks import Checkpointer, RichProgress
     from train.plots import plot_curves
 
+    started = time.perf_counter()
     spec = get_spec(config.model)
+    config = config.for_model(spec)
     run_dir = Path(config.out) / config.model
     run_dir.mkdir(parents=True, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise PermissionError(f"cannot write to {run_dir}")
     keras.utils.set_random_seed(config.seed)
 
-    x_tr, y_tr, x_val, y_val, x_te, y_te, data = _datasets(config, spec)
-    # tf.data: cache the arrays once, reshuffle each epoch (seeded), overlap input with compute.
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x_tr, y_tr))
-        .cache()
-        .shuffle(len(x_tr), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    if spec.pipeline_augment:  # after batching: the random layers work on whole batches, fresh each epoch
-        from train.augment import pipeline_augmenter
-
-        train_ds = train_ds.map(pipeline_augmenter(config.seed), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    x_tr, y_tr, original, x_val, y_val, x_te, y_te, data = _datasets(config, spec)
+    train_ds = training_feed(x_tr, y_tr, original, spec, config.batch_size, config.seed)
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).cache().prefetch(tf.data.AUTOTUNE)
 
     state_path = run_dir / "state.json"
@@ -114,7 +107,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
                 loss = keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing)
             rate = spec.learning_rate
             if spec.cosine:  # decays to 0 at the last step of the planned epochs
-                steps = config.epochs * -(-len(x_tr) // config.batch_size)
+                steps = config.epochs * -(-images_per_epoch(original, spec.photo_share) // config.batch_size)
                 rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
             model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     if spec.label_smoothing:  # categorical loss wants one-hot targets
@@ -146,7 +139,9 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         "best_epoch": int(np.argmin(history["val_loss"])) + 1,
         "epochs": len(history.get("loss", [])),
         "seconds_per_epoch": float(np.mean(seconds)) if seconds else None,
+        "seconds_total": time.perf_counter() - started,  # this call: data, augmentation, epochs, test
         "train_images": int(len(x_tr)),
+        "images_per_epoch": images_per_epoch(original, spec.photo_share),
         "validation": "test set" if config.validate_on_test else f"stratified {config.val_fraction:.0%} of training set",
         "replicas": int(strategy.num_replicas_in_sync),  # devices the strategy trained on
         "config": asdict(config),

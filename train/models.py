@@ -25,11 +25,14 @@ class ModelSpec:
     summary: str  # one line for `fashion-train models`
     reduce_lr: bool = False  # ReduceLROnPlateau on validation loss (the study used it for `robust`)
     learning_rate: float = 1e-3  # Adam's initial rate (Keras default, as in the study)
+    epochs: int = 10  # passes over the training set unless --epochs says otherwise (the study: 10)
+    batch_size: int = 32  # images per step unless --batch-size says otherwise (the study: Keras's 32)
     photo_augment: bool = False  # train through the photo pipeline with image-space augmentation
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     cosine: bool = False  # cosine-decay the learning rate to 0 over the run (instead of a constant rate)
     pipeline_augment: bool = False  # random flip/rotate/shift/zoom/contrast/noise per batch, in tf.data
-    photometric: float = 0.0  # with photo_augment: fraction of the originals re-lit (train.augment.relight)
+    photo_share: float = 1.0  # with photo_augment: fraction of the photo copies drawn afresh for each epoch
+    photometric: float = 0.0  # fraction of the originals re-lit afresh each epoch (train.augment.relighter)
 
     def __call__(self):
         return self.build()
@@ -135,9 +138,15 @@ MODELS: dict[str, ModelSpec] = {
         _edge,
         "ours: BN + depthwise-separable blocks, global pooling, photo-pipeline and lighting augmentation",
         photo_augment=True,
-        photometric=0.5,  # measured: corruption mean 64.6 → 73.9 %, wild-dev 74.0 → 75.0 %, test 92.54 → 91.68 %
+        # re-lit afresh each epoch; measured (Keras test / corruption / unseen / wild-dev): the same half of
+        # the originals re-lit once 91.68 / 73.9 / 64.8 / 75.0 %, a fresh half per epoch (with batch 64)
+        # 92.21 / 74.4 / 69.2 / 74.0 %
+        photometric=0.5,
+        # photo_share=0.5 with 14 epochs (same time) measured test 92.49 %, but wild-dev 74.0 → 67.7 %
         label_smoothing=0.1,
         cosine=True,
+        batch_size=64,  # 74 s/epoch vs 84–93 at 32 on 2 cores, at the same accuracy per epoch
+        learning_rate=1.5e-3,
         # pipeline_augment=True measured: corruption mean 64.3 → 68.5 %, but test 92.5 → 89.8 % in 10 epochs
     ),
 }
