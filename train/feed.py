@@ -3,10 +3,10 @@
     >>> ds = training_feed(x, y, original, spec, batch_size=64, seed=0)   # (inputs, labels) batches
 
 Every epoch reshuffles, draws `spec.photo_share` of the photo copies afresh, re-lights a fresh
-`spec.photometric` share of the originals (`train.augment.relighter`) and, with
-`spec.pipeline_augment`, applies random camera-like layers per batch (`train.augment.pipeline_augmenter`). Each random choice comes from
-its own seeded stream (`tf.data.Dataset.random(..., rerandomize_each_iteration=True)`), so epochs
-differ and a run repeats exactly for its seed.
+`spec.photometric` share of the originals (`train.augment.relighter`) and, with `spec.pipeline_augment`,
+applies random camera-like layers per batch (`train.augment.pipeline_augmenter`). Each random choice
+comes from its own seeded stream (`tf.data.Dataset.random(..., rerandomize_each_iteration=True)`), so
+epochs differ and a run repeats exactly for its seed.
 """
 
 from __future__ import annotations
