@@ -41,14 +41,19 @@ def test_augment_doubles_the_set_and_keeps_labels():
 
 
 def _relit_epochs(x, original, fraction=0.5, seed=1, epochs=2):
-    """Run a seeded relighter pipeline for `epochs` passes; one array of images per pass."""
-    import tensorflow as tf
+    """Run the training feed (re-lighting only) for `epochs` passes; one array per pass, in input order."""
+    from dataclasses import replace
 
-    relight = relighter(fraction)
-    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)), original)).batch(50)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip(ds, seeds).map(lambda batch, s: relight(*batch, s))
-    return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(epochs)]
+    from train.feed import training_feed
+    from train.models import MODELS
+
+    spec = replace(MODELS["edge"], photometric=fraction, photo_share=1.0)
+    feed = training_feed(x, np.arange(len(x)), original, spec, batch_size=50, seed=seed)
+    passes = []
+    for _ in range(epochs):
+        images, ids = zip(*[(b[0].numpy(), b[1].numpy()) for b in feed])
+        passes.append(np.concatenate(images)[np.argsort(np.concatenate(ids))])
+    return passes
 
 
 def test_relighter_relights_a_fresh_seeded_fraction_of_the_originals_each_epoch():

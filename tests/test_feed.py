@@ -13,7 +13,7 @@ from train.models import MODELS
 
 
 def _set(n_orig=300, n_photo=300):
-    """Images whose first pixel encodes their index (so an epoch's contents can be read back)."""
+    """`n_orig` originals then `n_photo` photo copies, all alike; the labels are their indices."""
     n = n_orig + n_photo
     x = np.zeros((n, 28, 28, 1), np.float32)
     x[:, 4:24, 4:24] = 0.8
