@@ -40,7 +40,7 @@ import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.errors import one_line
-from edge_app.machine import machine_info
+from edge_app.machine import machine_info, package_versions
 
 VARIANTS = ("keras", "float32", "float16", "dynamic", "int8")
 METRICS = {"test": "test_acc", "corruption": "corruption_acc", "unseen": "unseen_acc", "real": "real_acc", "agreement": "agreement"}
@@ -313,7 +313,6 @@ def bench(
     from export.pipeline import find_runs
     from export.robustness import RealSet, _Keras, corrupted_sets
     from train.data import load_dataset
-    from train.fit import package_versions
 
     threads = tuple(threads) or (1,)
     if iterations < 1 or limit < 1:

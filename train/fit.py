@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
+from edge_app.machine import package_versions
 from edge_app.preprocess import to_input
 from train.config import TrainConfig
 from train.data import load_dataset, split_validation, stratified_indices
@@ -30,12 +31,6 @@ from train.models import get_spec
 class RunResult:
     path: Path  # runs/<model>/
     metrics: dict[str, Any]  # what metrics.json holds
-
-
-def package_versions() -> dict[str, str]:
-    from edge_app.machine import package_versions as versions
-
-    return versions()
 
 
 def _strategy(name: str):
