@@ -16,6 +16,8 @@ from edge_app.errors import cli_errors
 
 app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True, add_completion=False)
 VARIANT_HELP = "float32 | float16 | dynamic | int8 | all"
+FIRST_CONV_HELP = ("int8: a conv reading the one-channel input — float (kept float32, its output quantized; "
+                   "never slower, see docs/int8-performance.md) | int8 (quantized like the rest)")
 
 
 def _variants(variant: str) -> tuple[str, ...]:
@@ -28,8 +30,9 @@ def _variants(variant: str) -> tuple[str, ...]:
     return (variant,)
 
 
-def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, data_dir: Optional[Path], logits: str = "decision"):
-    from export.convert import IO_TYPES, LOGITS_RANGES, ExportConfig
+def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, data_dir: Optional[Path], logits: str = "decision",
+            first_conv: str = "float"):
+    from export.convert import FIRST_CONV, IO_TYPES, LOGITS_RANGES, ExportConfig
 
     if io not in IO_TYPES:
         raise ValueError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
@@ -37,9 +40,12 @@ def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, da
         raise ValueError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
     if preprocess not in ("photo", "seed"):
         raise ValueError(f"unknown --preprocess {preprocess!r}; valid: photo, seed")
+    if first_conv not in FIRST_CONV:
+        raise ValueError(f"unknown --first-conv {first_conv!r}; valid: {', '.join(FIRST_CONV)}")
     if calibration < 1:
         raise ValueError(f"--calibration must be ≥ 1, got {calibration}")
-    return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None, logits=logits)
+    return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None,
+                        logits=logits, first_conv=first_conv)
 
 
 @app.command()
@@ -49,6 +55,7 @@ def convert(
     calibration: int = typer.Option(500, help="int8: representative training images (stratified, seeded)"),
     io: str = typer.Option("uint8", help="int8: input/output type — uint8 | int8 | float32"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision (where top-1 is decided) | full (calibrated min/max)"),
+    first_conv: str = typer.Option("float", help=FIRST_CONV_HELP),
     seed: int = typer.Option(0, help="seed of the calibration sample"),
     preprocess: str = typer.Option("photo", help="preprocessing for real images written into the contract: photo | seed"),
     out: Path = typer.Option(Path("models"), help="folder for <model>-<variant>.tflite"),
@@ -58,7 +65,7 @@ def convert(
     """Convert a trained Keras model to .tflite variants that carry their contract."""
     with cli_errors(debug):
         variants = _variants(variant)
-        config = _config(out, calibration, io, seed, preprocess, data_dir, logits)
+        config = _config(out, calibration, io, seed, preprocess, data_dir, logits, first_conv)
         from export.convert import convert_all
 
         for path in convert_all(run, variants, config):
@@ -117,6 +124,7 @@ def all_(
     calibration: int = typer.Option(500, help="int8: representative training images"),
     io: str = typer.Option("uint8", help="int8: input/output type"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision | full"),
+    first_conv: str = typer.Option("float", help=FIRST_CONV_HELP),
     preprocess: str = typer.Option("photo", help="preprocessing mode written into the contracts"),
     unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
     max_drift: float = typer.Option(0.5, help="drift gate, pp"),
@@ -130,7 +138,7 @@ def all_(
 
         from export.pipeline import export_all
 
-        config = _config(out, calibration, io, 0, preprocess, data_dir, logits)
+        config = _config(out, calibration, io, 0, preprocess, data_dir, logits, first_conv)
         variants = _variants(variant)
         with Progress(transient=True) as bar:
             task = bar.add_task("export", total=None)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from edge_app.preprocess import PreprocessSpec, to_input
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
 LOGITS_RANGES = ("decision", "full")
+FIRST_CONV = ("float", "int8")  # int8 variant: the first conv on a one-channel input — kept in float | quantized
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ExportConfig:
     seed: int = 0  # seeds the calibration sample
     out: str = "models"  # folder receiving <model>-<variant>.tflite
     logits: str = "decision"  # int8 logits range: decision (where top-1 is decided) | full (calibrated min/max)
+    first_conv: str = "float"  # int8: a conv reading the one-channel input stays float (a QUANTIZE after it) | int8
     preprocess: str = "photo"  # preprocessing mode written into the contract for real images: photo | seed
     data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)
 
@@ -123,31 +125,83 @@ def representative_dataset(calibration: np.ndarray):
     return generate
 
 
-def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision") -> bytes:
+def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision",
+              first_conv: str = "float") -> bytes:
     """The flatbuffer of one variant; `calibration` (uint8 images) is needed for int8."""
-    return export_flat(model, variant, calibration, io, logits)[0]
+    return export_flat(model, variant, calibration, io, logits, first_conv)[0]
 
 
-def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision"):
+def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision",
+                first_conv: str = "float"):
     """(flatbuffer, `LogitsRange` for int8 else None).
 
     `logits` (int8 only): "decision" quantizes the logits over the range where top-1 is decided
     (`export.logits_range`), "full" over the converter's calibrated min/max.
+    `first_conv` (int8 only): "float" leaves each conv that reads the one-channel model input in
+    float32 (`first_conv_nodes`; the input is dequantized before it and its output quantized after
+    it), "int8" quantizes it like every other op.
     """
     if logits not in LOGITS_RANGES:
         raise ExportError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
+    if first_conv not in FIRST_CONV:
+        raise ExportError(f"unknown --first-conv {first_conv!r}; valid: {', '.join(FIRST_CONV)}")
     converter = make_converter(model, variant, calibration, io)
     with quiet_native_output():
-        if variant == "int8" and logits == "decision":
+        if variant == "int8":
             from export.logits_range import quantize_with_decision_range
 
-            return quantize_with_decision_range(converter, to_input(calibration))
-        if variant == "int8":
-            from export.logits_range import LogitsRange, quantized_range
-
-            flat = converter.convert()
-            return flat, LogitsRange("full", used=quantized_range(flat), reason="--logits full: the converter's calibrated min/max")
+            return quantize_with_decision_range(converter, to_input(calibration), narrow=logits == "decision",
+                                                keep_float=first_conv_nodes if first_conv == "float" else None)
         return converter.convert(), None
+
+
+_CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def first_conv_nodes(model_obj) -> list[str]:
+    """Output tensor names of the convs that read a one-channel graph input (main graph of a flatbuffer object).
+
+    Why these stay float: with one input channel each output of the conv is 1 (1×1) or 9 (3×3)
+    multiply-adds. Int8 kernels pack the reduction dimension in groups (4 for x86 VNNI and ARM SDOT,
+    more for AMX tiles), so a one-deep reduction pads most of each group with zeros, and every output
+    is then requantized; a float kernel does the 1 or 9 multiply-adds and a clamp. Measured on an Intel
+    Xeon with AMX: int8 11.2 µs vs float 1.5 µs (`baseline`, batch 1). What the float conv costs
+    instead is one QUANTIZE of its output, which XNNPACK runs (as it does the uint8 → float DEQUANTIZE
+    of the input) with plain vector code on x86 and ARM alike. See docs/int8-performance.md.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = model_obj.subgraphs[0]
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
+    inputs = set(int(i) for i in graph.inputs)
+    out = []
+    for op in graph.operators:
+        if names.get(codes[op.opcodeIndex]) not in _CONVS or int(op.inputs[0]) not in inputs:
+            continue
+        shape = graph.tensors[op.inputs[0]].shape
+        if shape is not None and len(shape) == 4 and int(shape[-1]) == 1:
+            out.append(graph.tensors[op.outputs[0]].name.decode())
+    return out
+
+
+def float_ops(flat: bytes) -> list[dict]:
+    """The compute ops of a quantized flatbuffer that run in float32: [{op, output, shape}], in graph order."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model_obj = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
+    graph = model_obj.subgraphs[0]
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
+    boundary = ("QUANTIZE", "DEQUANTIZE")
+    out = []
+    for op in graph.operators:
+        name = names.get(codes[op.opcodeIndex], "?")
+        tensor = graph.tensors[op.outputs[0]]
+        if name not in boundary and tensor.type == schema.TensorType.FLOAT32:
+            out.append({"op": name, "output": tensor.name.decode(), "shape": [int(d) for d in tensor.shape[1:]]})
+    return out
 
 
 @contextmanager
@@ -244,7 +298,7 @@ def convert(
     if variant == "int8" and calibration is None:
         calibration = calibration_images(config.calibration, config.seed, config.data_dir)
     run = source if isinstance(source, SourceRun) else load_run(source, calibration)
-    flat, logits_range = export_flat(run.export_model, variant, calibration, config.io, config.logits)
+    flat, logits_range = export_flat(run.export_model, variant, calibration, config.io, config.logits, config.first_conv)
     metrics = run.metrics
     contract = Contract(
         labels=list(LABELS),
@@ -261,12 +315,25 @@ def convert(
         contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
         if logits_range is not None:
             contract.training["calibration"]["logits_range"] = logits_range.to_dict()
+        contract = replace(contract, quantization=quantization_record(flat, config.first_conv))
     out = Path(config.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_model(out / f"{run.name}-{variant}.tflite", flat, contract)
     except OSError as exc:
         raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+
+
+def quantization_record(flat: bytes, first_conv: str) -> dict:
+    """The contract's `quantization` entry of an int8 export: which ops stay float, and how that was chosen."""
+    return {
+        "first_conv": first_conv,
+        "float_ops": float_ops(flat),
+        "chosen_by": "fixed" if first_conv == "float" else "--first-conv int8",
+        "why": ("a conv reading the one-channel input runs in float, its output quantized after it: never slower than its int8 "
+                "kernel on the CPUs measured (docs/int8-performance.md), and independent of the CPU's int8 instructions")
+        if first_conv == "float" else "every op quantized (the pre-issue-16 graph)",
+    }
 
 
 def convert_all(source: str | Path, variants=VARIANTS, config: ExportConfig = ExportConfig()) -> list[Path]:

@@ -108,11 +108,15 @@ def quantized_range(flat: bytes) -> tuple[float, float] | None:
     return (-128 - zero) * scale, (127 - zero) * scale
 
 
-def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = MARGIN) -> tuple[bytes, LogitsRange]:
+def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = MARGIN, narrow: bool = True,
+                                 keep_float=None) -> tuple[bytes, LogitsRange]:
     """Full-integer flatbuffer from an int8-configured converter, logits over their decision range.
 
     `inputs` are the calibration images as model inputs (float, N×28×28×1) — the same ones the
-    converter's representative dataset yields.
+    converter's representative dataset yields. `narrow=False` keeps the converter's calibrated
+    logits range (`--logits full`). `keep_float`, when given, maps the calibrated float graph (a
+    flatbuffer object) to the output tensor names of the ops to leave in float (selective
+    quantization, `denylisted_nodes` as `QuantizationDebugger` passes it; `export.convert.first_conv_nodes`).
     """
     import tensorflow as tf
     from tensorflow.lite.python import convert as tf_convert
@@ -125,16 +129,23 @@ def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = 
     calibrated = converter.convert()
 
     model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
+    denylisted = list(keep_float(model)) if keep_float is not None else []
+
+    def quantize(graph: bytes) -> bytes:
+        return _quantize(tf_convert, graph, converter, in_type, out_type, denylisted)
+
     logits = softmax_input(model)
     if logits is None:
-        return _quantize(tf_convert, calibrated, converter, in_type, out_type), LogitsRange("full", reason="the graph does not end in Softmax")
+        return quantize(calibrated), LogitsRange("full", reason="the graph does not end in Softmax")
     stats = model.subgraphs[0].tensors[logits].quantization
     full = (float(stats.min[0]), float(stats.max[0]))
 
     def keep_full(reason: str):
-        flat = _quantize(tf_convert, calibrated, converter, in_type, out_type)
-        return flat, LogitsRange("full", full, quantized_range(flat), margin, reason=reason)
+        flat = quantize(calibrated)
+        return flat, LogitsRange("full", full, quantized_range(flat), margin if narrow else None, reason=reason)
 
+    if not narrow:
+        return keep_full("--logits full: the converter's calibrated min/max")
     if len(inputs) < MIN_IMAGES:
         return keep_full(f"{len(inputs)} calibration images (< {MIN_IMAGES}) say too little about where decisions fall")
     lo, hi = decision_range(tensor_values(calibrated, logits, inputs), margin)
@@ -143,16 +154,18 @@ def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = 
         return keep_full("the decision range covers the calibrated range")
     stats.min, stats.max = [lo], [hi]
     narrowed = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-    flat = _quantize(tf_convert, narrowed, converter, in_type, out_type)
+    flat = quantize(narrowed)
     return flat, LogitsRange("decision", full, quantized_range(flat), margin)
 
 
-def _quantize(tf_convert, calibrated: bytes, converter, in_type, out_type) -> bytes:
-    """The converter's own quantization step (`TFLiteConverter._quantize`, MLIR quantizer), as it calls it."""
+def _quantize(tf_convert, calibrated: bytes, converter, in_type, out_type, denylisted_nodes=()) -> bytes:
+    """The converter's own quantization step (`TFLiteConverter._quantize`, MLIR quantizer), as it calls it;
+    ops whose output tensor is named in `denylisted_nodes` stay in float (a QUANTIZE follows them)."""
     return tf_convert.mlir_quantize(
         calibrated,
         disable_per_channel=converter._experimental_disable_per_channel,
         input_data_type=in_type,
         output_data_type=out_type,
+        denylisted_nodes=list(denylisted_nodes) or None,
         disable_per_channel_for_dense_layers=converter._experimental_disable_per_channel_quantization_for_dense_layers,
     )

@@ -15,13 +15,13 @@ def test_int8_profile_names_every_op(exported):
     flat = read_model(exported["int8"])[0]
     ops = profile_ops(flat, batch=4, min_seconds=0.01)
     names = [o.op for o in ops]
-    # uint8 I/O: a QUANTIZE at each end; the layers between them run as int8
-    assert names[0] == "QUANTIZE" and names[-1] == "QUANTIZE" and "CONV_2D" in names and names.count("FULLY_CONNECTED") == 2
+    # uint8 I/O: the input dequantized for the float first conv, quantized after it; a QUANTIZE back to uint8 at the end
+    assert names[:3] == ["DEQUANTIZE", "CONV_2D", "QUANTIZE"] and names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
     assert [o.index for o in ops] == list(range(len(ops)))
     assert all(o.output_shape[0] == 4 for o in ops)  # every op ran on the whole batch
-    assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "int8" and ops[-1].dtype == "uint8"
-    conv = ops[names.index("CONV_2D")]
-    assert conv.delegated and not ops[0].delegated  # XNNPACK takes the conv, not the uint8→int8 QUANTIZE
+    assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "float32" and ops[-1].dtype == "uint8"
+    assert [o.dtype for o in ops[1:3]] == ["float32", "int8"]
+    assert all(o.delegated for o in ops[:3])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float conv and its QUANTIZE
     assert all(o.us > 0 for o in ops)
 
 
