@@ -156,33 +156,51 @@ def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: 
 
 
 _CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+STEM_CHANNELS = 2  # a conv reading at most this many channels of the input image stays float
 
 
 def first_conv_nodes(model_obj) -> list[str]:
-    """Output tensor names of the convs that read a one-channel graph input (main graph of a flatbuffer object).
+    """Output tensor names of the ops to keep in float: the first conv that widens the image (reads ≤ `STEM_CHANNELS`
+    channels, writes more), with whatever runs between the graph input and it on ≤ `STEM_CHANNELS` channels
+    (the `pool_first` rewrite's [x, −x] conv and max-pool). [] when anything else widens it first.
 
-    Why these stay float: with one input channel each output of the conv is 1 (1×1) or 9 (3×3)
-    multiply-adds. Int8 kernels pack the reduction dimension in groups (4 for x86 VNNI and ARM SDOT,
-    more for AMX tiles), so a one-deep reduction pads most of each group with zeros, and every output
-    is then requantized; a float kernel does the 1 or 9 multiply-adds and a clamp. Measured on an Intel
-    Xeon with AMX: int8 11.2 µs vs float 1.5 µs (`baseline`, batch 1). What the float conv costs
-    instead is one QUANTIZE of its output, which XNNPACK runs (as it does the uint8 → float DEQUANTIZE
-    of the input) with plain vector code on x86 and ARM alike. See docs/int8-performance.md.
+    Why these stay float: with one or two input channels each output of the conv is 1–2 (1×1) or 9 (3×3)
+    multiply-adds, so an int8 kernel's time goes into its per-output work (requantizing each accumulator,
+    and reductions packed 4 deep for VNNI / SDOT, deeper for AMX, mostly zero padding here) rather than into
+    multiply-adds; a float kernel does the few multiply-adds and a clamp. Measured on an Intel Xeon with
+    AMX: `baseline`'s conv int8 11.2 µs vs float 1.5 µs at batch 1; a 1×1 conv to 16 channels on 14×14
+    costs 3.45 µs in int8 whatever its depth (1 to 16), 0.7–1.2 µs in float. What the float stem costs
+    instead is one QUANTIZE of its output, which XNNPACK runs (as it does the uint8 → float DEQUANTIZE of
+    the input) with plain vector code on x86 and ARM alike, no int8 dot-product instructions involved.
+    See docs/int8-performance.md.
     """
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = model_obj.subgraphs[0]
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
-    inputs = set(int(i) for i in graph.inputs)
-    out = []
+
+    def constant(t: int) -> bool:
+        buffer = model_obj.buffers[graph.tensors[t].buffer] if graph.tensors[t].buffer else None
+        return buffer is not None and buffer.data is not None and len(buffer.data) > 0
+
+    def channels(t: int) -> int:
+        shape = graph.tensors[t].shape
+        return int(shape[-1]) if shape is not None and len(shape) == 4 else STEM_CHANNELS + 1
+
+    stem = {int(i) for i in graph.inputs if channels(int(i)) <= STEM_CHANNELS}  # the image, and what is computed from it
+    pending = []  # on ≤ STEM_CHANNELS channels
     for op in graph.operators:
-        if names.get(codes[op.opcodeIndex]) not in _CONVS or int(op.inputs[0]) not in inputs:
+        data = [int(t) for t in op.inputs if t >= 0 and not constant(int(t))]
+        if not data or not all(t in stem for t in data):
+            return []  # the input's own ops ended before any conv
+        out = int(op.outputs[0])
+        pending.append(graph.tensors[out].name.decode())
+        if channels(out) <= STEM_CHANNELS:  # still the image (e.g. `pool_first`'s signed max-pool): go on
+            stem.add(out)
             continue
-        shape = graph.tensors[op.inputs[0]].shape
-        if shape is not None and len(shape) == 4 and int(shape[-1]) == 1:
-            out.append(graph.tensors[op.outputs[0]].name.decode())
-    return out
+        return pending if names.get(codes[op.opcodeIndex]) in _CONVS else []
+    return []
 
 
 def float_ops(flat: bytes) -> list[dict]:

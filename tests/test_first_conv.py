@@ -27,21 +27,25 @@ def _test_images(n: int) -> np.ndarray:
     return load_dataset().x_test[:n]
 
 
+# baseline's stem after export.rewrite.pool_first: the [x, −x] conv, its max-pool, the 1×1 conv on 2 channels
+STEM = [("CONV_2D", [28, 28, 2]), ("MAX_POOL_2D", [14, 14, 2]), ("CONV_2D", [14, 14, 16])]
+
+
 def test_first_conv_is_float_between_dequantize_and_quantize(exported):
     flat, c = read_model(exported["int8"])
     ops = _ops(flat)
-    # uint8 pixels → DEQUANTIZE (XNNPACK) → float conv → QUANTIZE → the rest in int8
-    assert ops[:3] == [("DEQUANTIZE", "float32"), ("CONV_2D", "float32"), ("QUANTIZE", "int8")]
-    assert [o for o, dtype in ops[3:] if dtype == "float32"] == []  # no other float op
+    # uint8 pixels → DEQUANTIZE (XNNPACK) → the float stem → QUANTIZE → the rest in int8
+    assert ops[:5] == [("DEQUANTIZE", "float32")] + [(op, "float32") for op, _ in STEM] + [("QUANTIZE", "int8")]
+    assert [o for o, dtype in ops[5:] if dtype == "float32"] == []  # no other float op
     assert (c.input_dtype, c.input_zero_point) == ("uint8", 0) and c.input_scale == pytest.approx(1 / 255, rel=1e-5)
     q = c.quantization
     assert q["first_conv"] == "float" and q["chosen_by"] == "fixed"
-    assert [(o["op"], o["shape"]) for o in q["float_ops"]] == [("CONV_2D", [28, 28, 16])]
+    assert [(o["op"], o["shape"]) for o in q["float_ops"]] == STEM
     assert read_contract(exported["float32"]).quantization == {}  # only quantized variants carry it
 
 
 def test_float_first_conv_reproduces_the_trained_layer(exported, export_run):
-    """The conv in the int8 file computes the trained model's first layer, to float32 rounding."""
+    """The float stem of the int8 file computes the trained model's conv + max-pool, to float32 rounding."""
     import keras
     from ai_edge_litert.interpreter import Interpreter
 
@@ -49,16 +53,16 @@ def test_float_first_conv_reproduces_the_trained_layer(exported, export_run):
 
     flat, c = read_model(exported["int8"])
     model = keras.models.load_model(export_run / "model.keras")
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    pool = next(layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D))
     x = _test_images(32)
-    reference = keras.Model(model.inputs, conv.output).predict(to_input(x), verbose=0)
+    reference = keras.Model(model.inputs, pool.output).predict(to_input(x), verbose=0)
     interp = Interpreter(model_content=flat, experimental_preserve_all_tensors=True)
     detail = interp.get_input_details()[0]
     interp.resize_tensor_input(detail["index"], [len(x), 28, 28, 1])
     interp.allocate_tensors()
     interp.set_tensor(detail["index"], pixels_to_input(x, interp.get_input_details()[0]))
     interp.invoke()
-    name = c.quantization["float_ops"][0]["output"]
+    name = c.quantization["float_ops"][-1]["output"]
     got = interp.get_tensor(next(t["index"] for t in interp.get_tensor_details() if t["name"] == name))
     assert got.dtype == np.float32 and got.shape == reference.shape
     assert np.abs(got - reference).max() <= TOLERANCE * np.abs(reference).max()

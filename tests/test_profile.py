@@ -15,13 +15,15 @@ def test_int8_profile_names_every_op(exported):
     flat = read_model(exported["int8"])[0]
     ops = profile_ops(flat, batch=4, min_seconds=0.01)
     names = [o.op for o in ops]
-    # uint8 I/O: the input dequantized for the float first conv, quantized after it; a QUANTIZE back to uint8 at the end
-    assert names[:3] == ["DEQUANTIZE", "CONV_2D", "QUANTIZE"] and names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
+    # uint8 I/O: the input dequantized for the float stem (pool_first's [x, −x] conv, max-pool, conv), quantized
+    # after it; a QUANTIZE back to uint8 at the end
+    stem = ["DEQUANTIZE", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "QUANTIZE"]
+    assert names[:5] == stem and names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
     assert [o.index for o in ops] == list(range(len(ops)))
     assert all(o.output_shape[0] == 4 for o in ops)  # every op ran on the whole batch
     assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "float32" and ops[-1].dtype == "uint8"
-    assert [o.dtype for o in ops[1:3]] == ["float32", "int8"]
-    assert all(o.delegated for o in ops[:3])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float conv and its QUANTIZE
+    assert [o.dtype for o in ops[1:5]] == ["float32"] * 3 + ["int8"]
+    assert all(o.delegated for o in ops[:5])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float stem and its QUANTIZE
     assert all(o.us > 0 for o in ops)
 
 

@@ -81,3 +81,61 @@ def test_flatten_becomes_one_constant_reshape(name):
     interp.set_tensor(i["index"], x)
     interp.invoke()
     np.testing.assert_allclose(interp.get_tensor(o["index"]), model.predict(x, verbose=0), atol=1e-5)
+
+
+def _signed_weights(model, seed=3):
+    """Conv weights of both signs (and a non-zero bias), as training leaves them."""
+    from keras import layers
+
+    rng = np.random.default_rng(seed)
+    conv = next(l for l in model.layers if isinstance(l, layers.Conv2D))
+    kernel, bias = conv.get_weights()
+    conv.set_weights([rng.normal(0, 1, kernel.shape).astype(np.float32), rng.normal(0, 0.5, bias.shape).astype(np.float32)])
+    return model
+
+
+def test_baseline_pools_first_and_keeps_its_outputs():
+    from keras import layers
+
+    from export.rewrite import pool_first
+    from train.models import build_model
+
+    model = _signed_weights(build_model("baseline"))
+    kernel = model.layers[0].get_weights()[0]
+    assert (kernel > 0).any() and (kernel < 0).any()  # both halves of the rewrite are exercised
+    pooled, notes = pool_first(model)
+    assert len(notes) == 1 and "first" in notes[0]
+    conv = next(l for l in pooled.layers if isinstance(l, layers.Conv2D))
+    assert conv.get_weights()[0].shape == (1, 1, 2, 16)  # on the pooled [max x, max −x]
+    assert not any(isinstance(l, layers.MaxPooling2D) for l in pooled.layers)
+    x = np.random.default_rng(4).random((32, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(pooled.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    # the layer itself, not just the softmax: the pooled conv's output is the trained conv + pool's
+    import keras
+
+    ref = keras.Model(model.inputs, model.layers[1].output).predict(x, verbose=0)
+    got = keras.Model(pooled.inputs, conv.output).predict(x, verbose=0)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("change", ["3x3 kernel", "gelu", "same pool", "three channels"])
+def test_pool_first_is_refused_where_it_would_not_be_exact(change):
+    import keras
+    from keras import layers
+
+    from export.rewrite import pool_first
+
+    kernel, act, pad, channels = (3 if change == "3x3 kernel" else 1, "gelu" if change == "gelu" else "relu",
+                                  "same" if change == "same pool" else "valid", 3 if change == "three channels" else 1)
+    model = keras.Sequential([keras.Input((28, 28, channels)), layers.Conv2D(8, kernel, activation=act),
+                              layers.MaxPooling2D(padding=pad), layers.Flatten(), layers.Dense(10)])
+    assert pool_first(model) == (model, [])
+
+
+@pytest.mark.parametrize("name", ["deep", "robust", "edge"])
+def test_other_models_do_not_pool_first(name):
+    from export.rewrite import pool_first
+    from train.models import build_model
+
+    model = build_model(name)
+    assert pool_first(model) == (model, [])
