@@ -137,12 +137,13 @@ def profile(
     models: list[Path] = typer.Argument(..., help=".tflite files (packed or plain)"),
     batch: str = typer.Option("1,256", help="batch sizes, comma-separated"),
     threads: int = typer.Option(1, help="interpreter threads"),
+    rounds: int = typer.Option(5, help="interleaved rounds (ABAB…) of the whole-model timing; the median of their medians is reported"),
     out: Optional[Path] = typer.Option(None, help="folder for profile.md and profile.json (default: print only)"),
     debug: bool = typer.Option(False),
 ) -> None:
-    """Per-op time of each model (every op timed alone, on XNNPACK or a built-in kernel), per batch size."""
+    """Per-op time of each model (every op timed alone, on XNNPACK or a built-in kernel) and the whole models side by side, per batch size."""
     with cli_errors(debug):
-        from edge_app.profile import profile_models, sections
+        from edge_app.profile import profile_models, sections, side_by_side
 
         try:
             batches = tuple(dict.fromkeys(int(b) for b in batch.split(",") if b.strip()))
@@ -152,8 +153,12 @@ def profile(
             raise ValueError(f"--batch takes comma-separated sizes ≥ 1 such as 1,256; got {batch!r}")
         if threads < 1:
             raise ValueError(f"--threads must be ≥ 1, got {threads}")
-        result = profile_models(models, batches, threads, out, progress=lambda name: typer.echo(f"profiling {name}", err=True))
+        if rounds < 1:
+            raise ValueError(f"--rounds must be ≥ 1, got {rounds}")
+        result = profile_models(models, batches, threads, out, progress=lambda name: typer.echo(f"profiling {name}", err=True),
+                                rounds=rounds)
         typer.echo("\n".join(sections(result)))
+        typer.echo(side_by_side(result))
         if out is not None:
             typer.echo(f"report: {out / 'profile.md'}, {out / 'profile.json'}")
 

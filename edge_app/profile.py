@@ -14,6 +14,11 @@ convolution/pool/dense graphs here, not for ops fed a computed shape or index (G
 whose shape is computed). The sum of the rows is compared with the whole model: the gap is what running the ops as one graph
 saves (XNNPACK fuses a partition and skips the copies between ops) or costs (the hand-offs between
 XNNPACK and the built-in kernels).
+
+The whole models — the figures to compare float32 with int8 by — are timed side by side in interleaved
+rounds (A B A B …, `ROUNDS`), each round a median, the figure the median of those with their spread:
+on a shared machine a burst of load then hits every model alike instead of whichever ran during it.
+`profile.json` records the CPU and its instruction sets (`edge_app.machine`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-MIN_SECONDS = 0.1  # timing budget per op and batch size (after warm-up)
+MIN_SECONDS = 0.1  # timing budget per op and batch size (after warm-up); per model and round for the whole model
+ROUNDS = 5  # interleaved rounds of the whole-model timing
 
 
 @dataclass(frozen=True)
@@ -169,14 +175,45 @@ def load_flatbuffer(path) -> bytes:
     return flat
 
 
-def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress=None, min_seconds: float = MIN_SECONDS) -> dict:
+def rounds_summary(per_round: list[float]) -> dict:
+    """{"us": median of the per-round medians, "rounds_us": them, "spread_pct": (max − min) / median × 100}."""
+    mid = statistics.median(per_round)
+    return {"us": mid, "rounds_us": list(per_round), "spread_pct": 100.0 * (max(per_round) - min(per_round)) / mid if mid else 0.0}
+
+
+def interleaved_whole_us(flats: dict[str, bytes], batch: int, threads: int = 1, rounds: int = ROUNDS,
+                         min_seconds: float = MIN_SECONDS, progress=None) -> dict[str, dict]:
+    """Whole-model µs per invoke of every model, timed in interleaved rounds: A B C … A B C … (`rounds` times).
+
+    Each round times every model once (a median over at least 10 invokes filling `min_seconds`), so a load
+    that comes and goes on a shared machine hits all of them alike; the figure is the median of the
+    per-round medians, with their spread. → {name: `rounds_summary`}.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1, got {rounds}")
+    interps = {name: _interpreter(bytes(flat), threads, batch) for name, flat in flats.items()}
+    per_round: dict[str, list[float]] = {name: [] for name in flats}
+    for r in range(rounds):
+        if progress:
+            progress(f"whole models @ batch {batch}: round {r + 1}/{rounds}")
+        for name, interp in interps.items():
+            per_round[name].append(time_invoke(interp, 0, min_seconds))
+    return {name: rounds_summary(v) for name, v in per_round.items()}
+
+
+def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress=None, min_seconds: float = MIN_SECONDS,
+                   rounds: int = ROUNDS) -> dict:
     """Profile every model at every batch size; with `out`, write `profile.md` and `profile.json` there.
 
-    Returns {"machine", "threads", "batches", "models": {name: {batch: {"whole_us", "ops": [OpTime as dict]}}}}.
+    The whole-model figures — the ones to compare models by — come from `interleaved_whole_us` (ABAB… rounds);
+    each op is timed once, model after model. Returns {"machine", "versions", "threads", "batches", "rounds",
+    "models": {name: {batch: {"whole_us", "whole_rounds_us", "whole_spread_pct", "ops": [OpTime as dict]}}}}.
     """
     from edge_app.atomic import atomic_write
     from edge_app.machine import machine_info, package_versions
 
+    if rounds < 1:
+        raise ValueError(f"--rounds must be ≥ 1, got {rounds}")
     paths = [Path(p) for p in paths]
     stems = [p.stem for p in paths]
     names = [p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths]  # models/x-int8 vs other/x-int8
@@ -186,21 +223,67 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    result = {"machine": machine_info(), "versions": package_versions(), "threads": threads, "batches": list(batches), "models": {}}
+    result = {"machine": machine_info(), "versions": package_versions(), "threads": threads, "batches": list(batches),
+              "rounds": rounds, "models": {}}
     for batch in batches:
         for name, flat in flats.items():
             if progress:
-                progress(f"{name} @ batch {batch}")
-            ops, whole = profile_ops(flat, batch, threads, min_seconds), whole_model_us(flat, batch, threads, min_seconds)
-            result["models"].setdefault(name, {})[str(batch)] = {"whole_us": whole, "ops": [asdict(o) for o in ops]}
+                progress(f"{name} @ batch {batch}: ops")
+            ops = profile_ops(flat, batch, threads, min_seconds)
+            result["models"].setdefault(name, {})[str(batch)] = {"ops": [asdict(o) for o in ops]}
+        for name, whole in interleaved_whole_us(flats, batch, threads, rounds, min_seconds, progress).items():
+            result["models"][name][str(batch)].update(whole_us=whole["us"], whole_rounds_us=whole["rounds_us"],
+                                                      whole_spread_pct=whole["spread_pct"])
     if out is not None:
-        m = result["machine"]
-        head = (f"# Per-op profile\n\n{m.get('cpu', '?')}, {m.get('cores', '?')} cores; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + "; "
-                f"{threads} interpreter thread(s). Each op timed alone (median µs per invoke ÷ batch), so each row also carries "
-                "one invoke's fixed cost (~0.4 µs at batch 1); *whole model* is one invoke of the full graph.\n\n")
-        atomic_write(Path(out) / "profile.md", head + "\n".join(sections(result)))
+        atomic_write(Path(out) / "profile.md", report_markdown(result))
         atomic_write(Path(out) / "profile.json", json.dumps(result, indent=2))
     return result
+
+
+def report_markdown(result: dict) -> str:
+    """profile.md: the machine, the side-by-side whole-model table, then one per-op table per model and batch."""
+    from edge_app.machine import isa_summary
+
+    m, threads = result["machine"], result["threads"]
+    head = (f"# Per-op profile\n\n{m.get('cpu', '?')} ({m.get('arch', '?')}; {isa_summary(m)}), {m.get('cores', '?')} cores, "
+            f"load average {m.get('load_avg_1m')} at the start; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + "; "
+            f"{threads} interpreter thread(s). Each op timed alone (median µs per invoke ÷ batch), so each row also carries "
+            "one invoke's fixed cost (~0.4 µs at batch 1); *whole model* is one invoke of the full graph, timed in the "
+            "interleaved rounds of the first table.\n\n")
+    return head + "\n".join([side_by_side(result), ""] + sections(result))
+
+
+def _pairs(names) -> list[tuple[str, str, str]]:
+    """(base, float32 name, int8 name) for every model given in both variants."""
+    by_base: dict[str, dict[str, str]] = {}
+    for name in names:
+        base, _, variant = name.rpartition("-")
+        by_base.setdefault(base, {})[variant] = name
+    return [(b, v["float32"], v["int8"]) for b, v in by_base.items() if "float32" in v and "int8" in v]
+
+
+def side_by_side(result: dict) -> str:
+    """The whole-model table: µs per image, median of per-round medians [spread], and int8 ÷ float32 where both are given."""
+    rounds, batches, models = result.get("rounds", 1), result["batches"], result["models"]
+    lines = [f"### Whole model, side by side — {rounds} interleaved round(s)", "",
+             f"Every round times each model once, in the order given (ABAB…); µs per image = median of the {rounds} per-round "
+             "medians ÷ batch; the spread is (max − min) of the per-round medians, in % of their median.", "",
+             "| model | " + " | ".join(f"batch {b} µs/image | spread" for b in batches) + " |",
+             "|---|" + "---:|---:|" * len(batches)]
+    for name, per in models.items():
+        cells = []
+        for b in batches:
+            row = per[str(b)]
+            cells += [f"{row['whole_us'] / b:.3f}", f"{row.get('whole_spread_pct', 0.0):.1f} %"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    pairs = _pairs(models)
+    if pairs:
+        lines += ["", "| model | " + " | ".join(f"int8 ÷ float32 @ {b}" for b in batches) + " | int8 ≤ float32 |",
+                  "|---|" + "---:|" * len(batches) + "---|"]
+        for base, f, q in pairs:
+            ratios = [models[q][str(b)]["whole_us"] / models[f][str(b)]["whole_us"] for b in batches]
+            lines.append(f"| {base} | " + " | ".join(f"{r:.2f}" for r in ratios) + f" | {'yes' if max(ratios) <= 1 else 'no'} |")
+    return "\n".join(lines) + "\n"
 
 
 def sections(result: dict) -> list[str]:
