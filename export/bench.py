@@ -11,14 +11,18 @@ Accuracy reuses `export.robustness`: the test set, the corruption suite (`limit`
 contract names. Exported models run through `edge_app.Classifier`, the Pi's code path. Δ pp and top-1
 agreement are on the test set, against the run's Keras model.
 
-Latency (per thread count): a fresh interpreter with its input resized to batch 1, a real test image,
-50 warm-up invokes, then `iterations` timed frames of set_tensor + invoke + get_tensor
-(`time.perf_counter_ns`), reported as p50/p95 µs. Throughput: batch 256, images/s. Load: median ms of
-`make_interpreter` (which allocates) over 5 loads. Headline figures (`p50_us`, `p95_us`,
+Timing runs after the accuracy pass, in `rounds` interleaved rounds over all rows (A B C … A B C …,
+`timed_rounds`): a burst of load on a shared machine then hits every row alike, and each figure is the
+median over the rounds, with its spread (`p50_spread_pct`, `throughput_spread_pct`).
+Latency (per thread count): each round a fresh interpreter with its input resized to batch 1, a real test
+image, 50 warm-up invokes, then `iterations / rounds` timed frames of set_tensor + invoke + get_tensor
+(`time.perf_counter_ns`); p50/p95 µs are the medians of the per-round p50/p95. Throughput: batch 256,
+images/s, one window per round. Load: median ms of `make_interpreter` (which allocates), one per round. Headline figures (`p50_us`, `p95_us`,
 `throughput_ips`, `load_ms`) are at 1 thread, or at the first of `threads` when 1 is not among them.
-The Keras row is timed with `model(x, training=False)` at batch 1 (at most 200 frames, TensorFlow's own
-thread pool, so its `p50_us_by_threads` is empty), `predict_on_batch` at 256, and `load_model` (median of 3,
-after a first, untimed load that also initialises TensorFlow).
+The Keras row is timed with `model(x, training=False)` at batch 1 (at most 200 frames in all, TensorFlow's
+own thread pool, so its `p50_us_by_threads` is empty), `predict_on_batch` at 256, and `load_model` (one per
+round, after a first, untimed load that also initialises TensorFlow). `bench.json` records the CPU and its
+instruction sets (`edge_app.machine`: AVX2, AVX-512 VNNI, AMX; NEON dot product on ARM).
 
 Status: `ok`; `exported-but-failed-check (<sets>)` when `models/<m>-<v>.drift.json` (written by
 `fashion-export check` / `all`) says passed=false — the row is still measured; `failed: <reason>` when the
@@ -40,14 +44,16 @@ import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.errors import one_line
-from edge_app.machine import machine_info, package_versions
+from edge_app.machine import isa_summary, machine_info, package_versions
 
 VARIANTS = ("keras", "float32", "float16", "dynamic", "int8")
 METRICS = {"test": "test_acc", "corruption": "corruption_acc", "unseen": "unseen_acc", "real": "real_acc", "agreement": "agreement"}
 WARMUP = 50
 KERAS_ITERATIONS = 200  # Keras at batch 1 costs ~1 ms a call: a short run
 THROUGHPUT_BATCH = 256
+THROUGHPUT_SECONDS = 0.5  # per row in all (split over the rounds)
 LOADS = 5
+ROUNDS = 5  # interleaved timing rounds: every row is timed once per round
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ class BenchRow:
     p95_us_by_threads: dict[str, float] = field(default_factory=dict)
     throughput_ips: float | None = None  # images/s at batch 256
     load_ms: float | None = None
+    p50_us_rounds: list[float] = field(default_factory=list)  # headline p50 of each interleaved round (p50_us is their median)
+    p50_spread_pct: float | None = None  # (max − min) of those, in % of their median
+    throughput_spread_pct: float | None = None  # the same for throughput_ips
 
     @property
     def ok(self) -> bool:
@@ -94,6 +103,7 @@ class BenchReport:
     failures: list[str] = field(default_factory=list)  # one line per floor violation
     real: str | None = None  # real_dir's name, when given
     files: dict[str, str] = field(default_factory=dict)  # md/json/png (+ per-layer) paths
+    rounds: int = 1  # interleaved timing rounds (every row timed once per round)
 
     @property
     def passed(self) -> bool:
@@ -109,7 +119,7 @@ class BenchReport:
             rows.append(d)
         return {
             "machine": self.machine, "versions": self.versions, "threads": list(self.threads),
-            "headline_threads": self.headline_threads, "iterations": self.iterations,
+            "headline_threads": self.headline_threads, "iterations": self.iterations, "rounds": self.rounds,
             "corruption_images_per_severity": self.limit, "floors": self.floors,
             "floor_variants": list(self.floor_variants), "failures": self.failures, "rows": rows,
         }
@@ -199,7 +209,7 @@ def tflite_latency(flat: bytes, image: np.ndarray, threads: int, iterations: int
     return _percentiles(times)
 
 
-def _throughput(call, n: int, min_calls: int = 5, min_seconds: float = 0.5) -> float:
+def _throughput(call, n: int, min_calls: int = 5, min_seconds: float = THROUGHPUT_SECONDS) -> float:
     call()  # warm-up
     calls, t0 = 0, time.perf_counter()
     while calls < min_calls or time.perf_counter() - t0 < min_seconds:
@@ -208,7 +218,7 @@ def _throughput(call, n: int, min_calls: int = 5, min_seconds: float = 0.5) -> f
     return n * calls / (time.perf_counter() - t0)
 
 
-def tflite_throughput(flat: bytes, images: np.ndarray, threads: int) -> float:
+def tflite_throughput(flat: bytes, images: np.ndarray, threads: int, min_seconds: float = THROUGHPUT_SECONDS) -> float:
     from edge_app.runtime import pixels_to_input
 
     interp, i, o = _resized(flat, threads, len(images))
@@ -219,7 +229,7 @@ def tflite_throughput(flat: bytes, images: np.ndarray, threads: int) -> float:
         interp.invoke()
         interp.get_tensor(o["index"])
 
-    return _throughput(call, len(images))
+    return _throughput(call, len(images), min_seconds=min_seconds)
 
 
 def tflite_load_ms(flat: bytes, threads: int, loads: int = LOADS) -> float:
@@ -306,8 +316,12 @@ def bench(
     progress=None,
     floor_variants: tuple[str, ...] = (),
     data_dir: str | None = None,
+    rounds: int = ROUNDS,
 ) -> BenchReport:
-    """Benchmark every run × variant; writes bench.md/.json/.png (and per-layer reports) into `out`."""
+    """Benchmark every run × variant; writes bench.md/.json/.png (and per-layer reports) into `out`.
+
+    Accuracy first, row by row; then every timing (latency per thread count, throughput, load) in `rounds`
+    interleaved rounds over all rows (`timed_rounds`)."""
     from edge_app.classifier import Classifier
     from edge_app.contract import read_model
     from export.pipeline import find_runs
@@ -317,6 +331,8 @@ def bench(
     threads = tuple(threads) or (1,)
     if iterations < 1 or limit < 1:
         raise ValueError(f"iterations and limit must be ≥ 1 (got {iterations}, {limit})")
+    if rounds < 1:
+        raise ValueError(f"--rounds must be ≥ 1, got {rounds}")
     floors = dict(floors or {})
     unknown = set(floors) - set(METRICS)
     if unknown:
@@ -355,6 +371,7 @@ def bench(
     batch = data.x_test[:THROUGHPUT_BATCH]
 
     rows: list[BenchRow] = []
+    timers: dict[int, object] = {}  # row index → its `_KerasTimer` / `_TfliteTimer`
     per_layer_files: dict[str, str] = {}
     for run in runs:
         run_rows: list[BenchRow] = []
@@ -363,21 +380,21 @@ def bench(
         contract_mode = next((m for m in (_mode(p) for _v, p in candidates[run.name]) if m), "photo")
         try:
             keras_pred = _Keras(run)  # the first load also initialises TensorFlow: not timed
-            load_ms = keras_load_ms(run / "model.keras")
             acc, keras_top1 = _accuracy(keras_pred, contract_mode, data, suite, real_sets)
-            p50, p95 = keras_latency(keras_pred.model, one, min(iterations, KERAS_ITERATIONS))
-            ips = _throughput(lambda: keras_pred.model.predict_on_batch(_to_input(batch)), len(batch))
             keras_path = run / "model.keras"
+            timers[len(rows)] = _KerasTimer(keras_pred.model, keras_path)
             run_rows.append(BenchRow(run.name, "keras", "ok", str(keras_path), keras_path.stat().st_size / 1024, None,
-                                     **acc, delta_pp=0.0, agreement=1.0, p50_us=p50, p95_us=p95,
-                                     throughput_ips=ips, load_ms=load_ms))
+                                     **acc, delta_pp=0.0, agreement=1.0))
         except Exception as exc:  # noqa: BLE001 - one failing row must not hide the others
             keras_top1 = None
             run_rows.append(BenchRow(run.name, "keras", f"failed: {one_line(exc)[:200]}", str(run)))
         for variant, path in candidates[run.name]:
             say(f"{run.name}-{variant}")
-            run_rows.append(_bench_tflite(run.name, variant, path, data, suite, real_sets, keras_top1, run_rows[0],
-                                          threads, headline, iterations, one, batch, Classifier, read_model))
+            row, flat = _bench_tflite(run.name, variant, path, data, suite, real_sets, keras_top1, run_rows[0], headline,
+                                      Classifier, read_model)
+            if flat is not None:
+                timers[len(rows) + len(run_rows)] = _TfliteTimer(flat)
+            run_rows.append(row)
         rows.extend(_with_ratios(run_rows))
         if per_layer and keras_pred is not None:
             say(f"{run.name}: per-layer int8 error")
@@ -387,9 +404,13 @@ def bench(
             except Exception as exc:  # noqa: BLE001
                 per_layer_files[run.name] = f"failed: {one_line(exc)[:200]}"
 
+    timings = timed_rounds(timers, one, batch, threads, headline, iterations, rounds, say)
+    for index, timing in timings.items():
+        rows[index] = _with_timing(rows[index], timing, headline) if "error" not in timing else \
+            replace(rows[index], status=f"failed: {timing['error']}")
     failures = apply_floors(rows, floors, floor_variants)
     report = BenchReport(machine, package_versions(), threads, headline, iterations, limit, rows, floors,
-                         tuple(floor_variants), failures, Path(real_dir).name if real_dir is not None else None)
+                         tuple(floor_variants), failures, Path(real_dir).name if real_dir is not None else None, rounds=rounds)
     say("writing reports")
     files = {"md": str(out / "bench.md"), "json": str(out / "bench.json"), "png": str(out / "bench.png")}
     atomic_write(out / "bench.json", json.dumps(report.to_dict(), indent=2))
@@ -414,29 +435,112 @@ def _mode(path: Path) -> str | None:
         return None
 
 
-def _bench_tflite(model, variant, path, data, suite, real_sets, keras_top1, keras_row, threads, headline, iterations,
-                  one, batch, Classifier, read_model) -> BenchRow:
+def _bench_tflite(model, variant, path, data, suite, real_sets, keras_top1, keras_row, headline,
+                  Classifier, read_model) -> tuple[BenchRow, bytes | None]:
+    """(the row without its timings, the flatbuffer to time — None for a failed row)."""
     if not path.exists():
-        return BenchRow(model, variant, "failed: not exported", str(path))
+        return BenchRow(model, variant, "failed: not exported", str(path)), None
     size_kb = path.stat().st_size / 1024
     try:
         flat, contract = read_model(path)
         clf = Classifier(path, threads=headline)
         acc, top1 = _accuracy(clf, clf.spec.mode, data, suite, real_sets)
-        lat = {t: tflite_latency(flat, one, t, iterations) for t in threads}
-        ips = tflite_throughput(flat, batch, headline)
-        load_ms = tflite_load_ms(flat, headline)
     except Exception as exc:  # noqa: BLE001 - a broken export is a row, not a crash
-        return BenchRow(model, variant, f"failed: {one_line(exc)[:200]}", str(path), size_kb)
+        return BenchRow(model, variant, f"failed: {one_line(exc)[:200]}", str(path), size_kb), None
     failing = _drift_failures(path)
     status = f"exported-but-failed-check ({', '.join(failing)})" if failing else "ok"
     delta = (acc["test_acc"] - keras_row.test_acc) * 100 if keras_row.test_acc is not None else None
     agreement = float((top1 == keras_top1).mean()) if keras_top1 is not None else None
-    return BenchRow(model, variant, status, str(path), size_kb, None, **acc, delta_pp=delta, agreement=agreement,
-                    p50_us=lat[headline][0], p95_us=lat[headline][1],
-                    p50_us_by_threads={str(t): v[0] for t, v in lat.items()},
-                    p95_us_by_threads={str(t): v[1] for t, v in lat.items()},
-                    throughput_ips=ips, load_ms=load_ms)
+    return BenchRow(model, variant, status, str(path), size_kb, None, **acc, delta_pp=delta, agreement=agreement), flat
+
+
+# --- interleaved timing -------------------------------------------------------------------------------------
+
+
+class _TfliteTimer:
+    """One round's worth of each timing of one exported model (fresh interpreters, as a deployment gets)."""
+
+    keras = False
+
+    def __init__(self, flat: bytes):
+        self.flat = flat
+
+    def latency(self, image, threads, iterations):
+        return tflite_latency(self.flat, image, threads, iterations)
+
+    def throughput(self, images, threads, min_seconds):
+        return tflite_throughput(self.flat, images, threads, min_seconds)
+
+    def load_ms(self, threads):
+        return tflite_load_ms(self.flat, threads, loads=1)
+
+
+class _KerasTimer:
+    """The same for the Keras row: `model(x, training=False)` at batch 1 on TF's own threads, `predict_on_batch` at 256."""
+
+    keras = True
+
+    def __init__(self, model, path: Path):
+        self.model, self.path = model, path
+
+    def latency(self, image, threads, iterations):
+        return keras_latency(self.model, image, max(1, min(iterations, KERAS_ITERATIONS)))
+
+    def throughput(self, images, threads, min_seconds):
+        return _throughput(lambda: self.model.predict_on_batch(_to_input(images)), len(images), min_seconds=min_seconds)
+
+    def load_ms(self, threads):
+        return keras_load_ms(self.path, loads=1)
+
+
+def timed_rounds(timers: dict, image: np.ndarray, images: np.ndarray, threads: tuple[int, ...], headline: int,
+                 iterations: int, rounds: int = ROUNDS, progress=None) -> dict[int, dict]:
+    """Every timing of every row, in `rounds` interleaved rounds: round 1 times row A, B, C …, round 2 again A, B, C ….
+
+    A round gives each row `iterations / rounds` batch-1 frames per thread count (Keras: at most
+    `KERAS_ITERATIONS / rounds`, at its own thread count), one throughput window and one load; a row's
+    figure is the median over the rounds (p50/p95: of the per-round p50/p95). A load that comes and goes
+    while the benchmark runs then lands on every row alike instead of on whichever ran during it.
+    → {row index: {"p50": {t: [per round]}, "p95": …, "ips": [...], "load_ms": [...]}} or {"error": line}.
+    """
+    per_round_frames = max(10, math.ceil(iterations / rounds))
+    window = max(0.1, THROUGHPUT_SECONDS / rounds)
+    out: dict[int, dict] = {i: {"p50": {}, "p95": {}, "ips": [], "load_ms": []} for i in timers}
+    for r in range(rounds):
+        if progress:
+            progress(f"timing round {r + 1}/{rounds}")
+        for index, timer in timers.items():
+            timing = out[index]
+            if "error" in timing:
+                continue
+            try:
+                for t in ((headline,) if timer.keras else threads):
+                    p50, p95 = timer.latency(image, t, per_round_frames if not timer.keras else math.ceil(KERAS_ITERATIONS / rounds))
+                    timing["p50"].setdefault(t, []).append(p50)
+                    timing["p95"].setdefault(t, []).append(p95)
+                timing["ips"].append(timer.throughput(images, headline, window))
+                timing["load_ms"].append(timer.load_ms(headline))
+            except Exception as exc:  # noqa: BLE001 - one failing row must not hide the others
+                out[index] = {"error": one_line(exc)[:200]}
+    return out
+
+
+def _spread_pct(values: list[float]) -> float | None:
+    mid = statistics.median(values) if values else 0.0
+    return 100.0 * (max(values) - min(values)) / mid if mid else None
+
+
+def _with_timing(row: BenchRow, timing: dict, headline: int) -> BenchRow:
+    med = statistics.median
+    p50 = {t: med(v) for t, v in timing["p50"].items()}
+    p95 = {t: med(v) for t, v in timing["p95"].items()}
+    keras = row.variant == "keras"
+    return replace(row, p50_us=p50[headline], p95_us=p95[headline],
+                   p50_us_by_threads={} if keras else {str(t): v for t, v in p50.items()},
+                   p95_us_by_threads={} if keras else {str(t): v for t, v in p95.items()},
+                   throughput_ips=med(timing["ips"]), load_ms=med(timing["load_ms"]),
+                   p50_us_rounds=list(timing["p50"][headline]), p50_spread_pct=_spread_pct(timing["p50"][headline]),
+                   throughput_spread_pct=_spread_pct(timing["ips"]))
 
 
 def _with_ratios(rows: list[BenchRow]) -> list[BenchRow]:
@@ -543,20 +647,22 @@ def to_markdown(report: BenchReport, per_layer_files: dict[str, str] | None = No
     head = ["model", "variant", "status", "size KB", "× float32", "test", "corruption", "unseen"]
     if report.real:
         head.append(report.real)
-    head += ["Δ test pp", "agreement", f"p50 µs ({h}T)", f"p95 µs ({h}T)"]
+    head += ["Δ test pp", "agreement", f"p50 µs ({h}T)", f"p95 µs ({h}T)", "p50 spread"]
     head += [f"p50 µs ({t}T)" for t in others]
     head += [f"img/s @{THROUGHPUT_BATCH}", "load ms"]
     lines = [
         "# Benchmark", "",
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['arch']}, {m['system']}; "
+        f"Machine: {m['cpu']} ({isa_summary(m)}), {m['cores']} cores ({m['usable_cores']} usable), {m['arch']}, {m['system']}; "
         f"load average {m.get('load_avg_1m')} when the run started (timings are only comparable on an idle machine).  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".", "",
         f"Accuracy: full test set; corruption = mean over the suite ({report.limit} images per corruption × severity); "
         "unseen in each model's contract preprocessing. Δ and agreement: test set, against the run's Keras model.  ",
-        f"Latency: batch 1, one real test image, {WARMUP} warm-up frames excluded, {report.iterations} timed frames "
+        f"Timing: {report.rounds} interleaved rounds over all rows (every row timed once per round, in table order); "
+        "each figure is the median over the rounds, *p50 spread* the (max − min) of the per-round p50s in % of their median.  ",
+        f"Latency: batch 1, one real test image, {WARMUP} warm-up frames excluded per round, {report.iterations} timed frames in all "
         f"(set_tensor + invoke + get_tensor; Keras: model(x, training=False), ≤ {KERAS_ITERATIONS} frames, TF's own threads); "
         f"p50/p95 at {h} thread(s) (T = interpreter threads). Throughput: batch {THROUGHPUT_BATCH} at {h} thread(s). "
-        f"Load: median of {LOADS} interpreter loads (Keras: median of 3 load_model calls after an untimed one).", "",
+        f"Load: median of one interpreter load per round (Keras: load_model, after an untimed one).", "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * 3 + "---:|" * (len(head) - 3),
     ]
@@ -565,7 +671,8 @@ def to_markdown(report: BenchReport, per_layer_files: dict[str, str] | None = No
                  _pct(r.corruption_acc), _pct(r.unseen_acc)]
         if report.real:
             cells.append(_pct(r.real_acc))
-        cells += [_f(r.delta_pp, "+.2f"), _pct(r.agreement), _f(r.p50_us, ",.0f"), _f(r.p95_us, ",.0f")]
+        cells += [_f(r.delta_pp, "+.2f"), _pct(r.agreement), _f(r.p50_us, ",.1f"), _f(r.p95_us, ",.1f"),
+                  "-" if r.p50_spread_pct is None else f"{r.p50_spread_pct:.0f} %"]
         cells += [_f(r.p50_us_by_threads.get(str(t)), ",.0f") for t in others]
         cells += [_f(r.throughput_ips, ",.0f"), _f(r.load_ms, ".1f")]
         lines.append("| " + " | ".join(cells) + " |")

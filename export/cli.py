@@ -212,7 +212,8 @@ def bench(
     floor_variant: Optional[str] = typer.Option(None, help="apply --floor only to these variants, comma-separated (default: every row with status ok)"),
     per_layer: bool = typer.Option(False, "--per-layer", help="also write per-layer int8 quantization error (per-layer-<model>.md/.csv)"),
     limit: int = typer.Option(2000, help="test images per corruption and severity (as robustness; 10000 = all)"),
-    iterations: int = typer.Option(1000, help="timed batch-1 frames per thread count (after 50 warm-up frames)"),
+    iterations: int = typer.Option(1000, help="timed batch-1 frames per thread count, in all rounds together (after 50 warm-up frames a round)"),
+    rounds: int = typer.Option(5, help="interleaved timing rounds over all rows (ABAB…); figures are medians over the rounds"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
@@ -228,7 +229,7 @@ def bench(
             task = bar.add_task("bench", total=None)
             report = run_bench(runs, models, out, parse_threads(threads), real_dir, unseen, floors, per_layer, limit, iterations,
                                progress=lambda name: bar.update(task, description=f"bench: {name}"),
-                               floor_variants=variants, data_dir=str(data_dir) if data_dir else None)
+                               floor_variants=variants, data_dir=str(data_dir) if data_dir else None, rounds=rounds)
         typer.echo(Path(report.files["md"]).read_text())
         typer.echo(f"report: {report.files['md']}, {report.files['json']}, {report.files['png']}")
         if not report.passed:

@@ -18,9 +18,10 @@ from export.cli import app
 REPO = Path(__file__).resolve().parents[1]
 ROW_KEYS = {"model": str, "variant": str, "status": str, "size_kb": float, "test_acc": float, "corruption_acc": float,
             "unseen_acc": float, "delta_pp": float, "agreement": float, "p50_us": float, "p95_us": float,
-            "p50_us_by_threads": dict, "throughput_ips": float, "load_ms": float}
+            "p50_us_by_threads": dict, "throughput_ips": float, "load_ms": float, "p50_us_rounds": list,
+            "p50_spread_pct": float, "throughput_spread_pct": float}
 COLUMNS = ["model", "variant", "status", "size KB", "× float32", "test", "corruption", "unseen", "Δ test pp", "agreement",
-           "p50 µs (1T)", "p95 µs (1T)", "p50 µs (2T)", "img/s @256", "load ms"]
+           "p50 µs (1T)", "p95 µs (1T)", "p50 spread", "p50 µs (2T)", "img/s @256", "load ms"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def bench_dirs(export_run, exported, tmp_path_factory):
 def _invoke(bench_dirs, out: str, floor: str):
     runs, models, unseen, root = bench_dirs
     args = ["bench", str(runs), str(models), "--out", str(root / out), "--threads", "1,2", "--unseen", str(unseen),
-            "--limit", "5", "--iterations", "20", "--floor", floor]
+            "--limit", "5", "--iterations", "20", "--rounds", "2", "--floor", floor]
     return CliRunner().invoke(app, args), root / out
 
 
@@ -88,6 +89,52 @@ def test_json_rows(passing, export_run):
     assert rows["keras"]["delta_pp"] == 0.0 and rows["keras"]["p50_us_by_threads"] == {}
     assert rows["int8"]["size_kb"] < rows["float32"]["size_kb"]
     assert rows["int8"]["size_ratio"] < 1.0 == rows["float32"]["size_ratio"]
+    assert data["rounds"] == 2 and all(len(rows[v]["p50_us_rounds"]) == 2 for v in ("keras", "float32", "int8"))
+    assert rows["int8"]["p50_us"] == pytest.approx(sum(rows["int8"]["p50_us_rounds"]) / 2)  # median of two rounds
+    isa = data["machine"]["isa"]
+    assert isinstance(isa, dict) and (data["machine"]["arch"] != "x86_64" or not isa or {"avx2", "avx512_vnni", "amx_int8"} <= set(isa))
+    assert "Timing: 2 interleaved rounds" in (out / "bench.md").read_text()
+
+
+def test_zero_rounds_is_one_clear_error(bench_dirs):
+    runs, models, unseen, root = bench_dirs
+    result = CliRunner().invoke(app, ["bench", str(runs), str(models), "--out", str(root / "r0"), "--rounds", "0"])
+    assert result.exit_code != 0 and "--rounds must be ≥ 1" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_timings_interleave_the_rows_round_by_round(monkeypatch):
+    """ABAB…: every round times each row once, in order; a failing row drops out and the others go on."""
+    import numpy as np
+
+    from export import bench
+
+    order = []
+
+    class Fake:
+        keras = False
+
+        def __init__(self, name, fail=False):
+            self.name, self.fail = name, fail
+
+        def latency(self, image, threads, iterations):
+            order.append((self.name, threads))
+            if self.fail:
+                raise RuntimeError("interpreter gone")
+            return 10.0 * len(order), 20.0 * len(order)
+
+        def throughput(self, images, threads, min_seconds):
+            return 1000.0
+
+        def load_ms(self, threads):
+            return 1.0
+
+    out = bench.timed_rounds({0: Fake("A"), 1: Fake("B"), 2: Fake("C", fail=True)}, np.zeros((28, 28), np.uint8),
+                             np.zeros((4, 28, 28), np.uint8), (1, 2), 1, iterations=30, rounds=3)
+    assert order == [("A", 1), ("A", 2), ("B", 1), ("B", 2), ("C", 1)] + [("A", 1), ("A", 2), ("B", 1), ("B", 2)] * 2
+    assert out[0]["p50"][1] == [10.0, 60.0, 100.0] and len(out[1]["ips"]) == 3
+    assert out[2] == {"error": "interpreter gone"}
+    row = bench._with_timing(bench.BenchRow("m", "int8", "ok"), out[0], 1)
+    assert row.p50_us == 60.0 and row.p50_spread_pct == pytest.approx(100 * 90 / 60)
 
 
 def test_floor_above_one_fails(bench_dirs, export_run):
