@@ -107,6 +107,8 @@ def info(model: Path = typer.Argument(DEFAULT_MODEL, help=MODEL_HELP), as_json: 
             ("trained", f"test accuracy {training.get('test_accuracy', float('nan')):.2%}, {training.get('epochs', '?')} epochs, "
                         f"{training.get('params', '?')} params" if training else "unknown"),
             ("calibration", json.dumps(training.get("calibration")) if training.get("calibration") else "-"),
+            ("float ops", (", ".join(f"{o['op']} → {'×'.join(map(str, o['shape']))}" for o in c.quantization.get("float_ops", [])) or "none")
+                          + f" (first conv: {c.quantization.get('first_conv')}, {c.quantization.get('chosen_by')})" if c.quantization else "-"),
             ("checks", json.dumps(c.checks) if c.checks else "not checked yet (fashion-export check)"),
             ("source", f"sha256 {c.source_sha256[:16]}… exported {c.exported_at}"),
         ]
