@@ -35,8 +35,8 @@ def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, da
         raise ValueError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
     if logits not in LOGITS_RANGES:
         raise ValueError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
-    if preprocess not in ("photo", "seed"):
-        raise ValueError(f"unknown --preprocess {preprocess!r}; valid: photo, seed")
+    if preprocess not in ("model", "photo", "seed"):
+        raise ValueError(f"unknown --preprocess {preprocess!r}; valid: model, photo, seed")
     if calibration < 1:
         raise ValueError(f"--calibration must be ≥ 1, got {calibration}")
     return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None, logits=logits)
@@ -50,7 +50,7 @@ def convert(
     io: str = typer.Option("uint8", help="int8: input/output type — uint8 | int8 | float32"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision (where top-1 is decided) | full (calibrated min/max)"),
     seed: int = typer.Option(0, help="seed of the calibration sample"),
-    preprocess: str = typer.Option("photo", help="preprocessing for real images written into the contract: photo | seed"),
+    preprocess: str = typer.Option("model", help="preprocessing written into the contract: model (as trained) | photo | seed"),
     out: Path = typer.Option(Path("models"), help="folder for <model>-<variant>.tflite"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder for calibration"),
     debug: bool = typer.Option(False, help="show tracebacks"),
@@ -117,7 +117,7 @@ def all_(
     calibration: int = typer.Option(500, help="int8: representative training images"),
     io: str = typer.Option("uint8", help="int8: input/output type"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision | full"),
-    preprocess: str = typer.Option("photo", help="preprocessing mode written into the contracts"),
+    preprocess: str = typer.Option("model", help="preprocessing written into the contracts: model (as trained) | photo | seed"),
     unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
     max_drift: float = typer.Option(0.5, help="drift gate, pp"),
     strict: bool = typer.Option(False, help="exit 1 when any variant fails its gate"),
