@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from edge_app.errors import cli_errors
+from export.robustness import CASUAL, EMPTY_SCENES
 
 app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True, add_completion=False)
 VARIANT_HELP = "float32 | float16 | dynamic | int8 | all"
@@ -155,9 +156,11 @@ def robustness(
     modes: str = typer.Option("photo,seed", help="preprocessing modes to compare on real images"),
     limit: int = typer.Option(2000, help="test images per corruption and severity (10000 = all)"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    casual: str = typer.Option(",".join(CASUAL), help="source prefixes (file name up to the first _) of casual photos"),
+    empty_dir: Optional[Path] = typer.Option(EMPTY_SCENES, help="photos of empty scenes, to count 'no item' answers"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
-    """Every model × variant on test, the corruption suite, unseen/ and real photos."""
+    """Every model × variant on test, the corruption suite, unseen/ and real photos; failure galleries."""
     with cli_errors(debug):
         from rich.progress import Progress
 
@@ -168,10 +171,13 @@ def robustness(
             raise ValueError(f"--modes takes photo and/or seed, got {modes!r}")
         if real_dir is not None and not real_dir.is_dir():
             raise ValueError(f"--real-dir {real_dir}: no such folder")
+        if empty_dir is not None and not empty_dir.is_dir():
+            raise ValueError(f"--empty-dir {empty_dir}: no such folder")
         with Progress(transient=True) as bar:
             task = bar.add_task("robustness", total=None)
             run_robustness(runs, models, real_dir, unseen, out, mode_list, limit, str(data_dir) if data_dir else None,
-                           progress=lambda name: bar.update(task, description=name, advance=1))
+                           progress=lambda name: bar.update(task, description=name, advance=1),
+                           casual=tuple(c.strip() for c in casual.split(",") if c.strip()), empty_dir=empty_dir)
         typer.echo((out / "robustness.md").read_text())
         typer.echo(f"report: {out / 'robustness.md'}, {out / 'robustness.json'}")
 
