@@ -32,7 +32,8 @@ class PhotoParams:
     work_size: int = 64  # longest edge (px) the mask is computed at: speed, and noise reduction
     border: float = 0.06  # width of the frame ring that samples the background's colours, fraction of the edge
     clusters: int = 4  # colour clusters (k-means, CIE Lab) fitted to that ring
-    share: float = 0.15  # a cluster holding at least this share of the ring is background (the rest: item at the edge)
+    share: float = 0.15  # a cluster holding this share of the ring's corners is background (the rest: item at the edge)
+    corner: float = 0.15  # the ring's corners: within this fraction of a side's length from a corner
     side_share: float = 0.75  # …as is one covering this share of any one side (a wall strip above a floor)
     lightness: float = 0.5  # weight of Lab lightness against colour in distances: shadows and folds matter less
     threshold: float = 12.0  # least Lab distance from every background colour that counts as foreground
@@ -277,6 +278,13 @@ def _ring(a: np.ndarray, b: int) -> np.ndarray:
     return np.concatenate([a[:b].reshape(-1, c), a[-b:].reshape(-1, c), a[b:-b, :b].reshape(-1, c), a[b:-b, -b:].reshape(-1, c)])
 
 
+def _corner_ring(sh: int, sw: int, b: int, corner: float) -> np.ndarray:
+    """Which ring pixels (in `_ring`'s order) lie within `corner` × the side's length of a frame corner."""
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    near = (np.minimum(yy, sh - 1 - yy) < corner * sh) & (np.minimum(xx, sw - 1 - xx) < corner * sw)
+    return _ring(near[..., None], b).ravel()
+
+
 def _side_shares(assigned: np.ndarray, sh: int, sw: int, b: int, k: int) -> np.ndarray:
     """Each cluster's largest share of one side of the ring (top, bottom, left, right; `_ring`'s order)."""
     sizes = [b * sw, b * sw, (sh - 2 * b) * b, (sh - 2 * b) * b]
@@ -306,7 +314,8 @@ def item_mask(small: np.ndarray, p: PhotoParams = PhotoParams()) -> np.ndarray |
     k = min(p.clusters, len(ring))
     _, assigned, centres = cv2.kmeans(ring, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     assigned = assigned.ravel()
-    shares = np.bincount(assigned, minlength=k) / len(ring)
+    corners = _corner_ring(sh, sw, b, p.corner)
+    shares = np.bincount(assigned[corners], minlength=k) / max(1, corners.sum())
     background = (shares >= min(p.share, shares.max())) | (_side_shares(assigned, sh, sw, b, k) >= p.side_share)
     dist = np.sqrt(((lab.reshape(-1, 1, 3) - centres[background][None]) ** 2).sum(2).min(1)).reshape(sh, sw)
     ring_dist = _ring(dist[..., None], b).ravel()[background[assigned]]

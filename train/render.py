@@ -34,7 +34,8 @@ class Scene:
     height: int = 96  # rendered photo height, px
     widths: tuple[int, ...] = (72, 96, 128)  # widths drawn from: portrait, square, landscape
     scale: tuple[float, float] = (0.5, 1.05)  # item's longest edge as a fraction of the frame's shorter edge
-    rotate: float = 12.0  # ± degrees (clothes are photographed roughly upright)
+    rotate: float = 12.0  # ± degrees (clothes are photographed roughly upright)…
+    rotate_footwear: float = 25.0  # …shoes and bags less so: held, dropped, seen from above
     perspective: float = 0.08  # ± corner jitter, fraction of the item size
     printed: float = 0.5  # probability that the garment carries a print
     shading: tuple[float, float] = (0.4, 1.0)  # how much of the item's own shading survives the colouring
@@ -234,7 +235,8 @@ def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scen
     k = size / 28.0
     cx = rng.uniform(min(size / 2, w / 2), max(w - size / 2, w / 2))
     cy = rng.uniform(min(size / 2, h / 2), max(h - size / 2, h / 2))
-    m = cv2.getRotationMatrix2D((14.0, 14.0), rng.uniform(-s.rotate, s.rotate), k)
+    turn = s.rotate_footwear if label in FOOTWEAR + (8,) else s.rotate
+    m = cv2.getRotationMatrix2D((14.0, 14.0), rng.uniform(-turn, turn), k)
     m[:, 2] += (cx - 14.0, cy - 14.0)
     src = np.float32([[0, 0], [28, 0], [28, 28], [0, 28]])
     dst = cv2.transform(src[None], m)[0] + rng.uniform(-s.perspective, s.perspective, (4, 2)).astype(np.float32) * size
