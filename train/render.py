@@ -213,8 +213,10 @@ def _hand(img: np.ndarray, box: tuple[int, int, int, int], rng) -> None:
     cv2.ellipse(img, centre, (r, int(r * 0.8)), float(rng.uniform(0, 180)), 0, 360, tuple(float(c) for c in skin), -1, cv2.LINE_AA)
 
 
-def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scene = Scene()) -> np.ndarray:
-    """One 28×28 uint8 item (bright on black) and its class → an (H, W, 3) uint8 RGB "photo" of it."""
+def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scene = Scene(), with_mask: bool = False):
+    """One 28×28 uint8 item (bright on black) and its class → an (H, W, 3) uint8 RGB "photo" of it.
+
+    `with_mask`: also return the garment's true silhouette (H, W) bool, for measuring masks."""
     import cv2
 
     h, w = s.height, int(s.widths[rng.integers(len(s.widths))])
@@ -264,4 +266,5 @@ def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scen
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     img = img * 255.0 + rng.normal(0, rng.uniform(0, s.noise), img.shape)
     img = np.clip(img, 0, 255) / 255.0
-    return (img ** rng.uniform(*s.gamma) * 255.0).round().astype(np.uint8)
+    photo = (img ** rng.uniform(*s.gamma) * 255.0).round().astype(np.uint8)
+    return (photo, a > 0.5) if with_mask else photo
