@@ -4,7 +4,8 @@ A training item (28×28, bright on black) becomes the silhouette and shading of 
 colour, often printed (stripes, checks, dots, a logo, a texture), lying on or hanging in front of a
 background (a plain or lit wall, wood, a bedsheet with folds, tiles, a carpet-like texture or, when
 the package is installed, one of GIMP's photographed patterns), with a soft shadow, sometimes a
-hanger, a hand or foot at the frame's edge, perspective, blur, noise and gamma.
+hanger, the person wearing it (a head above a top, legs below a dress), a hand or foot at the
+frame's edge, perspective, blur, noise and gamma.
 
     >>> rgb = render_photo(item, label, np.random.default_rng(0))   # (H, W, 3) uint8
 
@@ -42,6 +43,7 @@ class Scene:
     shadow: float = 0.6  # probability of a soft drop shadow
     hanger: float = 0.3  # probability of a hanger above a top
     hand: float = 0.25  # probability of a hand or foot at the edge (footwear and bags: twice that)
+    worn: float = 0.25  # probability that a top, dress or trousers is worn: a head above, legs or feet below
     light: float = 0.3  # ± linear lighting gradient across the frame, fraction of full range
     blur: float = 1.0  # max Gaussian sigma, px
     noise: float = 6.0  # max sensor-noise sigma, levels
@@ -197,7 +199,7 @@ def _hand(img: np.ndarray, box: tuple[int, int, int, int], rng) -> None:
 
     h, w = img.shape[:2]
     x0, y0, x1, y1 = box
-    skin = np.array(colorsys.hsv_to_rgb(rng.uniform(0.02, 0.09), rng.uniform(0.25, 0.6), rng.uniform(0.3, 0.95)), np.float32)
+    skin = _skin(rng)
     side = rng.integers(4)
     if side == 0:
         centre = (int(rng.uniform(x0, x1)), y1)
@@ -211,6 +213,33 @@ def _hand(img: np.ndarray, box: tuple[int, int, int, int], rng) -> None:
     edge = [(centre[0], h + r), (centre[0], -r), (-r, centre[1]), (w + r, centre[1])][side]
     cv2.line(img, edge, centre, tuple(float(c) for c in skin * 0.95), int(r * 1.4), cv2.LINE_AA)  # the arm
     cv2.ellipse(img, centre, (r, int(r * 0.8)), float(rng.uniform(0, 180)), 0, 360, tuple(float(c) for c in skin), -1, cv2.LINE_AA)
+
+
+def _skin(rng) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(0.02, 0.09), rng.uniform(0.25, 0.6), rng.uniform(0.3, 0.95)), np.float32)
+
+
+def _wearer(img: np.ndarray, box: tuple[int, int, int, int], label: int, rng) -> None:
+    """The person wearing it, drawn behind the garment: a head and neck above a top, legs or shoes below."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    skin = tuple(float(c) for c in _skin(rng))
+    cx = (x0 + x1) // 2
+    if label in (0, 2, 4, 6, 3):  # a head on a neck, the collar over the neck
+        r = max(3, int(w * rng.uniform(0.12, 0.18)))
+        cv2.line(img, (cx, y0 + r // 2), (cx, y0 - r), skin, max(2, r), cv2.LINE_AA)
+        cv2.ellipse(img, (cx, y0 - int(1.6 * r)), (r, int(r * 1.25)), 0, 0, 360, skin, -1, cv2.LINE_AA)
+        if rng.random() < 0.7:  # hair
+            hair = tuple(float(c) for c in _colour(rng, (0.0, 0.6), (0.05, 0.5)))
+            cv2.ellipse(img, (cx, y0 - int(1.9 * r)), (int(r * 1.1), int(r * 0.9)), 0, 180, 360, hair, -1, cv2.LINE_AA)
+    if label in (1, 3):  # legs under a dress, shoes under trousers
+        colour = skin if label == 3 else tuple(float(c) for c in _colour(rng, (0.0, 0.5), (0.05, 0.8)))
+        for fx in (0.35, 0.65):
+            x = x0 + int(fx * w)
+            length = int(h * (rng.uniform(0.2, 0.5) if label == 3 else 0.06))
+            cv2.line(img, (x, y1 - 2), (x, y1 + length), colour, max(2, int(w * 0.1)), cv2.LINE_AA)
 
 
 def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scene = Scene(), with_mask: bool = False):
@@ -246,17 +275,20 @@ def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scen
     a = cv2.warpPerspective(alpha, warp, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
     garment = cv2.warpPerspective(np.ascontiguousarray(cloth), warp, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
 
-    img = render_scene(rng, h, w, s)
+    img = np.ascontiguousarray(render_scene(rng, h, w, s))
+    ys, xs = np.nonzero(a > 0.5)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())) if len(ys) else None
+    worn = box is not None and label in (0, 1, 2, 3, 4, 6) and rng.random() < s.worn
+    if worn:
+        _wearer(img, box, label, rng)
     if rng.random() < s.shadow:  # a soft shadow, offset down and to one side
         off = np.float32([[1, 0, rng.uniform(-4, 4)], [0, 1, rng.uniform(1, 5)]])
         shadow = cv2.GaussianBlur(cv2.warpAffine(a, off, (w, h)), (0, 0), rng.uniform(1.5, 4.0))
         img = img * (1.0 - rng.uniform(0.2, 0.5) * shadow)[..., None]
     img = np.ascontiguousarray(img * (1 - a[..., None]) + garment * a[..., None], dtype=np.float32)
 
-    ys, xs = np.nonzero(a > 0.5)
-    if len(ys):
-        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-        if label in TOPS and rng.random() < s.hanger:
+    if box is not None:
+        if label in TOPS and not worn and rng.random() < s.hanger:
             _hanger(img, ((box[0] + box[2]) / 2, box[1]), box[2] - box[0], rng)
         if rng.random() < s.hand * (2 if label in FOOTWEAR + (8,) else 1):
             _hand(img, box, rng)
