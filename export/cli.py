@@ -166,6 +166,7 @@ def robustness(
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
     casual: str = typer.Option(",".join(CASUAL), help="source prefixes (file name up to the first _) of casual photos"),
     empty_dir: Optional[Path] = typer.Option(EMPTY_SCENES, help="photos of empty scenes, to count 'no item' answers"),
+    rendered: int = typer.Option(1000, help="Fashion-MNIST test items rendered as casual photos (0 = none)"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
     """Every model × variant on test, the corruption suite, unseen/ and real photos; failure galleries."""
@@ -179,13 +180,15 @@ def robustness(
             raise ValueError(f"--modes takes photo and/or seed, got {modes!r}")
         if real_dir is not None and not real_dir.is_dir():
             raise ValueError(f"--real-dir {real_dir}: no such folder")
+        if rendered < 0:
+            raise ValueError(f"--rendered must be ≥ 0, got {rendered}")
         if empty_dir is not None and not empty_dir.is_dir():
             raise ValueError(f"--empty-dir {empty_dir}: no such folder")
         with Progress(transient=True) as bar:
             task = bar.add_task("robustness", total=None)
             run_robustness(runs, models, real_dir, unseen, out, mode_list, limit, str(data_dir) if data_dir else None,
                            progress=lambda name: bar.update(task, description=name, advance=1),
-                           casual=tuple(c.strip() for c in casual.split(",") if c.strip()), empty_dir=empty_dir)
+                           casual=tuple(c.strip() for c in casual.split(",") if c.strip()), empty_dir=empty_dir, rendered=rendered)
         typer.echo((out / "robustness.md").read_text())
         typer.echo(f"report: {out / 'robustness.md'}, {out / 'robustness.json'}")
 

@@ -37,9 +37,24 @@ class RealSet:
     @classmethod
     def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
         real = decode_labelled(folder)
-        done = {mode: preprocess_batch(real.images, PreprocessSpec(mode)) for mode in modes}
-        return cls(name, real.labels, {m: d[0] for m, d in done.items()}, real.skipped,
-                   {m: d[1] for m, d in done.items()}, list(real.names), list(real.images))
+        return cls.of(name, real.images, real.labels, list(real.names), modes, real.skipped)
+
+    @classmethod
+    def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=()) -> "RealSet":
+        done = {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes}
+        return cls(name, np.asarray(labels), {m: d[0] for m, d in done.items()}, list(skipped),
+                   {m: d[1] for m, d in done.items()}, names, list(images))
+
+    @classmethod
+    def rendered(cls, x: np.ndarray, y: np.ndarray, n: int, modes: tuple[str, ...], seed: int = 7) -> "RealSet":
+        """`n` Fashion-MNIST *test* items rendered as casual 240×320 photos (`train.render`): a
+        real-photo-like set that anyone can rebuild, and that no model trained on."""
+        from train import render
+
+        idx = np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False)
+        scene = render.Scene(height=240, widths=(320, 240))
+        images = [render.render_photo(x[i], int(y[i]), np.random.default_rng([seed, int(i)]), scene) for i in idx]
+        return cls.of("rendered", images, y[idx], [f"rendered_{i}" for i in idx], modes)
 
     def correct(self, mode: str, probs: np.ndarray) -> np.ndarray:
         """Per image: the top class is the truth and an item was found (the edge app says "no item" otherwise)."""
@@ -136,6 +151,7 @@ def robustness(
     progress=None,
     casual: tuple[str, ...] = CASUAL,
     empty_dir: str | Path | None = EMPTY_SCENES,
+    rendered: int = 1000,
 ) -> list[Row]:
     """The whole table; writes robustness.json, robustness.md, a confusion PNG and a failure gallery per model."""
     from export.pipeline import find_runs
@@ -148,6 +164,8 @@ def robustness(
         real_sets.append(RealSet.load("unseen", unseen, modes))
     if real_dir:
         real_sets.append(RealSet.load(Path(real_dir).name, real_dir, modes))
+    if rendered:
+        real_sets.append(RealSet.rendered(data.x_test, data.y_test, rendered, modes))
     empty = empty_scene_rate(empty_dir) if empty_dir and Path(empty_dir).is_dir() else None
     rows, galleries = [], {}  # model → (variant, set, probabilities): its int8 export's failures, else Keras's
     for run in find_runs(runs_dir):
@@ -163,7 +181,7 @@ def robustness(
                     probs = predictor.probabilities(rs.pixels["photo"])
                     sources[rs.name] = by_source(rs, rs.correct("photo", probs), casual)
                     no_item[rs.name] = int((~rs.found["photo"]).sum())
-                    if rs.name != "unseen" and (variant == "int8" or run.name not in galleries):
+                    if rs.name not in ("unseen", "rendered") and (variant == "int8" or run.name not in galleries):
                         galleries[run.name] = (variant, rs, probs)
             rows.append(Row(run.name, variant, test, float(np.mean(list(corruption.values()))), corruption, real, per_class, sources, no_item))
     out = Path(out)
@@ -229,7 +247,7 @@ def to_markdown(rows: list[Row], real_sets: list[RealSet], empty: dict | None = 
     if empty:
         lines += [f"Empty scenes ({empty['folder']}, no garment in them): {empty['no_item']} of {empty['n']} answered \"no item\"."]
     for rs in real_sets:
-        if rs.name == "unseen" or not any(rs.name in r.sources for r in rows):
+        if rs.name in ("unseen", "rendered") or not any(rs.name in r.sources for r in rows):
             continue
         lines += ["", f"## {rs.name} by kind of photo (photo preprocessing)", "",
                   "| model | variant | overall | casual | product shots | no item |", "|---|---|---:|---:|---:|---:|"]

@@ -21,7 +21,7 @@ def test_robustness_table_json_and_confusion(export_run, exported, tmp_path):
     shutil.copy(exported["int8"], models / "baseline-int8.tflite")
     out = tmp_path / "reports"
     result = runner.invoke(app, ["robustness", str(export_run.parent), str(models), "--out", str(out),
-                                 "--limit", "50", "--real-dir", "unseen", "--modes", "photo,seed"])
+                                 "--limit", "50", "--real-dir", "unseen", "--modes", "photo,seed", "--rendered", "0"])
     assert result.exit_code == 0, result.output
     data = json.loads((out / "robustness.json").read_text())
     rows = {(r["model"], r["variant"]): r for r in data["rows"]}
@@ -51,7 +51,7 @@ def test_robustness_by_source_failure_gallery_and_empty_scenes(export_run, expor
     shutil.copy(exported["int8"], models / "baseline-int8.tflite")
     out = tmp_path / "reports"
     result = runner.invoke(app, ["robustness", str(export_run.parent), str(models), "--out", str(out), "--limit", "20",
-                                 "--real-dir", str(real), "--modes", "photo", "--casual", "closet", "--empty-dir", str(empty)])
+                                 "--real-dir", str(real), "--modes", "photo", "--casual", "closet", "--empty-dir", str(empty), "--rendered", "30"])
     assert result.exit_code == 0, result.output
     data = json.loads((out / "robustness.json").read_text())
     assert data["empty_scenes"]["n"] == 5 and 0 <= data["empty_scenes"]["no_item"] <= 5
@@ -62,6 +62,8 @@ def test_robustness_by_source_failure_gallery_and_empty_scenes(export_run, expor
     # overall accuracy is the count-weighted mean of the two kinds
     overall = (src["casual"]["acc"] * 4 + src["product"]["acc"] * 8) / 12
     assert abs(overall - row["real"]["real"]["photo"]) < 1e-9
+    assert set(row["real"]) == {"unseen", "real", "rendered"}  # 30 test items rendered as casual photos
+    assert "rendered (photo)" in (out / "robustness.md").read_text()
     md = (out / "robustness.md").read_text()
     assert "by kind of photo" in md and "Empty scenes" in md
     wrong = round((1 - row["real"]["real"]["photo"]) * 12)
