@@ -630,3 +630,25 @@ def test_a_lone_heic_says_what_to_do(tmp_path):
     (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
     result = _invoke("run", tmp_path / "IMG_0001.HEIC")
     assert result.exit_code == 1 and "unsupported file type '.heic'" in result.output and "pillow-heif" in result.output
+
+
+# --- 13. a Keras whose safe_mode holds --------------------------------------------------------------
+
+def test_the_train_extra_sets_a_keras_floor_past_the_safe_mode_bypasses():
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    keras = [Requirement(r) for r in extra if Requirement(r).name == "keras"]
+    assert len(keras) == 1, extra
+    spec = keras[0].specifier
+    for vulnerable in ("3.8.0", "3.10.0", "3.11.2", "3.12.0", "3.13.0", "3.13.2"):  # CVE-2025-1550 … CVE-2026-1462
+        assert vulnerable not in spec
+    for fixed in ("3.12.1", "3.14.0", "3.15.1"):
+        assert fixed in spec
+    try:
+        assert version("keras") in spec  # the environment the tests run in obeys it too
+    except PackageNotFoundError:
+        pass
