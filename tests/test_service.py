@@ -652,3 +652,18 @@ def test_the_train_extra_sets_a_keras_floor_past_the_safe_mode_bypasses():
         assert version("keras") in spec  # the environment the tests run in obeys it too
     except PackageNotFoundError:
         pass
+
+
+# --- top-k ties: the lower class index first, always ------------------------------------------------
+
+def test_top_k_breaks_ties_by_class_index():
+    from edge_app.classifier import Classifier
+
+    from edge_app.labels import LABELS
+
+    clf = Classifier.__new__(Classifier)  # decide() needs only the labels
+    clf.labels = list(LABELS)
+    probs = np.array([0.25, 0, 0.25, 0, 0.25, 0.25, 0, 0, 0.25, 0], np.float32)  # ties, as uint8 outputs give
+    pred = clf.decide(probs, top_k=5)
+    assert [label for label, _ in pred.top_k] == [LABELS[i] for i in (0, 2, 4, 5, 8)]
+    assert pred.index == 0
