@@ -667,3 +667,63 @@ def test_top_k_breaks_ties_by_class_index():
     pred = clf.decide(probs, top_k=5)
     assert [label for label, _ in pred.top_k] == [LABELS[i] for i in (0, 2, 4, 5, 8)]
     assert pred.index == 0
+
+
+# --- 6. the web view cannot be exhausted or rebound -------------------------------------------------
+
+@pytest.fixture()
+def small_server():
+    from edge_app.serve import LiveServer, ServerLimits
+
+    server = LiveServer("127.0.0.1", 0, limits=ServerLimits(workers=4, idle_s=0.5)).start()
+    yield server
+    server.stop()
+
+
+def test_half_open_requests_are_bounded_and_time_out(small_server):
+    before = threading.active_count()
+    socks = []
+    try:
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", small_server.port), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            socks.append(s)
+        time.sleep(0.2)
+        assert threading.active_count() <= before + 4  # 4 workers, however many connections
+        refused = 0
+        for s in socks:  # the over-limit ones were answered 503 at once; the others time out
+            data = s.recv(200)
+            refused += data.startswith(b"HTTP/1.0 503")
+        assert refused >= 36
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before  # every worker freed by the idle timeout
+    status, _, _ = _http(small_server.port, "/latest.json")
+    assert status == 200  # and the server still answers
+
+
+def test_only_this_servers_names_are_accepted_as_host(small_server):
+    port = small_server.port
+    assert _http(port, "/latest.json", host="attacker.example")[0] == 421
+    assert _http(port, "/latest.json", host=f"attacker.example:{port}")[0] == 421
+    for good in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+        assert _http(port, "/latest.json", host=good)[0] == 200
+
+
+def test_a_wildcard_bind_accepts_ip_literals_and_its_own_names_only():
+    from edge_app.serve import LiveServer, machine_names
+
+    server = LiveServer("0.0.0.0", 8080)
+    assert server.allows_host("192.168.1.20:8080") and server.allows_host("[fe80::1]:8080")
+    assert all(server.allows_host(name) for name in machine_names())
+    assert not server.allows_host("attacker.example") and not server.allows_host("")
+
+
+def test_every_answer_carries_the_security_headers(small_server):
+    for path in ("/", "/latest.json", "/nope"):
+        _, headers, _ = _http(small_server.port, path)
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
