@@ -239,6 +239,37 @@ def profile(
             typer.echo(f"report: {out / 'profile.md'}, {out / 'profile.json'}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def service(
+    ctx: typer.Context,
+    user: Optional[str] = typer.Option(None, help="account the service runs as [default: you]"),
+    name: str = typer.Option("fashion-edge", help="unit name, for the journal (journalctl -u NAME)"),
+    debug: bool = typer.Option(False, help="show tracebacks"),
+) -> None:
+    """Print a systemd unit that runs `fashion-edge run` with the options after `--`, restarted on failure, logging to the journal.
+
+        fashion-edge service -- 0 --serve 8080 --jsonl /home/pi/log.jsonl | sudo tee /etc/systemd/system/fashion-edge.service
+    """
+    with cli_errors(debug):
+        from edge_app.service import ServiceSpec, unit_text
+
+        args = list(ctx.args)
+        if args[:1] == ["run"]:
+            args = args[1:]
+        # Parse them as `run` would, so a typo fails here, not at boot.
+        command = typer.main.get_command(app).commands["run"]
+        try:
+            command.make_context("run", list(args), resilient_parsing=False)
+        except Exception as exc:  # the parser's UsageError: the same line `run` would print
+            raise ValueError(f"{' '.join(str(getattr(exc, 'message', exc)).split())} (in the options for run)") from None
+        from edge_app.sources import url_secrets
+
+        if any(url_secrets(a) for a in args):
+            typer.echo("warning: the unit holds the stream's password; keep it readable by root only "
+                       "(sudo chmod 600 /etc/systemd/system/<name>.service)", err=True)
+        typer.echo(unit_text(ServiceSpec(run_args=tuple(args), user=user, name=name)), nl=False)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -353,22 +353,47 @@ class _Outputs:
             self.window.close()
 
 
-@contextmanager
-def _sigterm_raises_terminated():
-    """While running, SIGTERM (systemctl stop, docker stop, kill) raises `Terminated` in the main
-    thread, so the run ends like on Ctrl-C: outputs closed, summary printed. Elsewhere: no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Signals:
+    """SIGINT and SIGTERM while a run is on: `KeyboardInterrupt` / `Terminated` in the main thread,
+    so a run ends the same way on Ctrl-C and on `systemctl stop` — outputs closed, summary printed.
 
-    def handler(signum, frame):
-        raise Terminated()
+    Inside `deferred()` (one frame's record going to every output, and into the summary) the signal
+    waits until the block is done: a frame is in the summary exactly when its record is in the files."""
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.pending: type[BaseException] | None = None
+        self.critical = False
+
+    def _handler(self, signum, frame) -> None:
+        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.critical:
+            self.pending = self.pending or exc
+        else:
+            raise exc()
+
+    @contextmanager
+    def installed(self):
+        """Handle both signals for the block (a no-op outside the main thread, where signals never land)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @contextmanager
+    def deferred(self):
+        self.critical = True
+        try:
+            yield
+        finally:
+            self.critical = False
+            pending, self.pending = self.pending, None
+            if pending is not None:
+                raise pending()
 
 
 def _open_frames(options: RunOptions, native_log: Callable[[str], None] | None) -> Iterator[Frame]:
@@ -434,7 +459,7 @@ def _hold(server, warn: Callable[[str], None]) -> None:
         return
 
 
-def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summary: Summary, echo) -> str:
+def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summary: Summary, echo, signals: _Signals) -> str:
     """Classify until the source ends; returns the ending ("done", "max frames", "window closed")."""
     smoother = Smoother(options.smooth) if options.smooth > 1 else None
     min_gap = 1.0 / options.fps_limit if options.fps_limit else 0.0
@@ -447,7 +472,6 @@ def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summa
             if wait > 0:
                 time.sleep(wait)
             last = time.perf_counter()
-        summary.frames += 1
         error = frame.error
         pred = None
         if error is None:
@@ -456,21 +480,27 @@ def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summa
                 pred = classify_frame(clf, frame, options, smoother if "#" in frame.source else None)
             except ValueError as exc:
                 error = " ".join(str(exc).split())
-        if error:
-            summary.errors += 1
-        else:
-            summary.ms_preprocess.append(pred.ms_preprocess)
-            summary.ms_inference.append(pred.ms_inference)
-            summary.classes[pred.label] += 1
         rec = {"time": now_iso(), "run": summary.run_id, **record(frame, pred, error)}
         if not options.quiet:
             echo(line(rec))
-        keep_going = outputs.write(rec, frame)
-        if outputs.saver is not None:
-            summary.saved, summary.save_stopped = outputs.saver.saved, outputs.saver.stopped
+        with signals.deferred():  # the record everywhere and the frame counted, or neither
+            keep_going = outputs.write(rec, frame)
+            _count(summary, pred, error)
+            if outputs.saver is not None:
+                summary.saved, summary.save_stopped = outputs.saver.saved, outputs.saver.stopped
         if not keep_going:
             return "window closed"
     return "done"
+
+
+def _count(summary: Summary, pred: Prediction | None, error: str | None) -> None:
+    summary.frames += 1
+    if error:
+        summary.errors += 1
+    else:
+        summary.ms_preprocess.append(pred.ms_preprocess)
+        summary.ms_inference.append(pred.ms_inference)
+        summary.classes[pred.label] += 1
 
 
 def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = None) -> Summary:
@@ -497,14 +527,14 @@ def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = No
         warn(f"warning: skipped {len(summary.skipped)} files that are not images this app reads: {skip_note(summary.skipped)}")
     outputs = None
     try:
-        with _sigterm_raises_terminated():
+        with _Signals().installed() as signals:
             try:
                 outputs = _Outputs(options, summary.run_id, warn)
             except BaseException:
                 _close(frames)  # releases a camera even when an output failed to open
                 raise
             try:
-                summary.ending = _loop(frames, clf, options, outputs, summary, echo)
+                summary.ending = _loop(frames, clf, options, outputs, summary, echo, signals)
                 if summary.ending == "done" and outputs.server is not None and options.hold:
                     _hold(outputs.server, warn)
             except KeyboardInterrupt:

@@ -233,6 +233,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a stuck viewer must never keep the app alive
     block_on_close = False  # stop() closes streams itself, with a deadline
+    request_queue_size = 64  # listen backlog: a burst is accepted (and, over the limit, answered 503) at once
     live: LiveServer
     slots: threading.BoundedSemaphore
 
