@@ -763,3 +763,25 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path):
     unit.write_text(result.output)
     out = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and not out.stderr.strip(), out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, command", [("train.cli", "models")])  # export.cli's callback is the same helper
+def test_tensorflows_banners_are_hidden_unless_verbose(module, command):
+    pytest.importorskip("tensorflow")
+    code = (  # a command that does not itself load TensorFlow, then TensorFlow, as fit/convert would
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        f"from {module} import app\n"
+        f"result = CliRunner().invoke(app, sys.argv[1:] + {command.split()!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "import tensorflow\n"
+    )
+    env = {k: v for k, v in _env().items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    loud = subprocess.run([sys.executable, "-c", code, "--verbose"], capture_output=True, text=True, timeout=120, env=env)
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    from edge_app.quiet import TF_BANNERS
+
+    assert TF_BANNERS.search(loud.stderr), loud.stderr  # this TensorFlow does print them…
+    assert not TF_BANNERS.search(quiet.stderr), quiet.stderr  # …and the CLI keeps them out
