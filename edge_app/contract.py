@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import struct
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,6 +73,9 @@ def _split(blob: bytes, where: str) -> tuple[bytes, Contract]:
         if b"PK\x03\x04" in blob and MEMBER.encode() in blob:  # the contract's zip began, but is cut short
             raise ContractError(f"{where}: truncated or damaged model file ({len(blob)} bytes): its contract is "
                                 "incomplete; copy or download it again") from exc
+        if flatbuffer_truncated(blob):
+            raise ContractError(f"{where}: truncated model file ({len(blob)} bytes): the model's own data ends "
+                                "early; copy or download it again") from exc
         raise ContractError(f"{where}: TFLite model has no contract ({MEMBER}); export it with fashion-export convert") from exc
     validate(data, where)
     contract = Contract.from_dict(data)
@@ -82,6 +86,62 @@ def _split(blob: bytes, where: str) -> tuple[bytes, Contract]:
     if contract.flatbuffer_bytes <= 0 or hashlib.sha256(flat).hexdigest() != contract.flatbuffer_sha256:
         raise ContractError(f"{where}: model bytes do not match their contract (truncated or altered file)")
     return flat, contract
+
+
+class _OutOfBounds(Exception):
+    pass
+
+
+def flatbuffer_truncated(blob: bytes) -> bool:
+    """Whether a TFLite flatbuffer's own offsets point past the end of `blob` — a copy that stopped early.
+
+    Follows the Model table's vectors (operator codes, subgraphs, buffers, metadata, …) and every
+    buffer's weight data, the bulk of the file; no flatbuffers package needed."""
+    size = len(blob)
+
+    def u32(pos: int) -> int:
+        if not 0 <= pos <= size - 4:
+            raise _OutOfBounds
+        return struct.unpack_from("<I", blob, pos)[0]
+
+    def fields(table: int) -> list[int]:
+        """Absolute positions of a table's present fields (0 for an absent one)."""
+        vtable = table - struct.unpack("<i", struct.pack("<I", u32(table)))[0]
+        if not 0 <= vtable <= size - 4:
+            raise _OutOfBounds
+        vt_size = struct.unpack_from("<H", blob, vtable)[0]
+        if vtable + vt_size > size:
+            raise _OutOfBounds
+        count = max(0, (vt_size - 4) // 2)
+        return [table + o if o else 0 for o in struct.unpack_from(f"<{count}H", blob, vtable + 4)]
+
+    def vector(pos: int, item: int) -> tuple[int, int]:
+        """(start, length) of the vector a uoffset at `pos` points to, checked to fit."""
+        target = pos + u32(pos)
+        length = u32(target)
+        if target + 4 + length * item > size:
+            raise _OutOfBounds
+        return target + 4, length
+
+    try:
+        model = fields(u32(0))
+        for index, item in ((1, 4), (2, 4), (3, 1), (5, 4), (6, 4), (7, 4)):  # the Model's vectors
+            if index < len(model) and model[index]:
+                vector(model[index], item)
+        if len(model) > 4 and model[4]:  # buffers: each one's data (or, in big models, offset + size)
+            start, count = vector(model[4], 4)
+            for i in range(count):
+                slot = start + 4 * i
+                buffer = fields(slot + u32(slot))
+                if buffer and buffer[0]:
+                    vector(buffer[0], 1)
+                if len(buffer) > 2 and buffer[1] and buffer[2]:
+                    offset, length = struct.unpack_from("<QQ", blob[buffer[1]:buffer[1] + 8] + blob[buffer[2]:buffer[2] + 8])
+                    if offset + length > size:
+                        raise _OutOfBounds
+    except (_OutOfBounds, struct.error):
+        return True
+    return False
 
 
 # --- validation: a hand-edited or foreign contract fails at load time, in one line ---------------

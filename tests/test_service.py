@@ -398,10 +398,28 @@ def test_a_bad_contract_is_one_line_at_load_time(tmp_path, name, change, message
 
 def test_a_truncated_model_says_truncated(tmp_path):
     blob = DEFAULT_MODEL.read_bytes()
-    for keep in (len(blob) - 40, len(blob) // 2):
-        (tmp_path / "cut.tflite").write_bytes(blob[:keep])
-        result = _invoke("info", tmp_path / "cut.tflite")
-        assert result.exit_code == 1 and "truncated" in result.output, result.output
+    model = tmp_path / "cut.tflite"
+    for keep in (len(blob) - 40, len(blob) - 1000, len(blob) // 2, 2000):  # in the contract's zip, in the weights
+        model.write_bytes(blob[:keep])
+        result = _invoke("info", model)
+        reason = result.output.split(f"{model}: ", 1)[-1]  # the message, not the path
+        assert result.exit_code == 1 and reason.startswith("truncated"), (keep, result.output)
+
+
+def test_an_intact_model_never_looks_truncated():
+    from edge_app.contract import flatbuffer_truncated, read_model
+
+    flat, _ = read_model(DEFAULT_MODEL)
+    assert not flatbuffer_truncated(DEFAULT_MODEL.read_bytes()) and not flatbuffer_truncated(flat)
+    assert all(flatbuffer_truncated(flat[:k]) for k in range(8, len(flat), 997))
+
+
+@pytest.mark.slow
+def test_no_exported_variant_looks_truncated(exported):
+    from edge_app.contract import flatbuffer_truncated, read_model
+
+    for variant, path in exported.items():
+        assert not flatbuffer_truncated(read_model(path)[0]), variant
 
 
 # --- 11. habits users expect ------------------------------------------------------------------------
