@@ -153,13 +153,14 @@ def open_source(
             f"({' '.join(IMAGE_EXTENSIONS)}) or a video ({' '.join(VIDEO_EXTENSIONS)})"
         )
     if _GLOB_CHARS.search(text):
-        files = sorted(
-            Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True)
-            if Path(p).suffix.lower() in IMAGE_EXTENSIONS and Path(p).is_file()
-        )
+        matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True) if Path(p).is_file())
+        files = [p for p in matched if p.suffix.lower() in IMAGE_EXTENSIONS]
+        skipped = [(str(p), _skip_reason(p.suffix.lower())) for p in matched
+                   if p.suffix.lower() not in IMAGE_EXTENSIONS and not p.name.startswith(".")]
         if not files:
-            raise SourceError(f"no image files match {text}")
-        return FileFrames(files)
+            also = f"; skipped {len(skipped)}: {skip_note(skipped)}" if skipped else ""
+            raise SourceError(f"no image files match {text}{also}")
+        return FileFrames(files, skipped)
     raise SourceError(f"no such file or folder: {text}")
 
 
@@ -182,9 +183,12 @@ def _list_images(root: Path, recursive: bool) -> tuple[list[Path], list[tuple[st
             if suffix in IMAGE_EXTENSIONS:
                 found.append(Path(folder, n))
             else:
-                reason = KNOWN_UNSUPPORTED.get(suffix, "not an image file" if suffix else "no file extension")
-                skipped.append((str(Path(folder, n)), reason))
+                skipped.append((str(Path(folder, n)), _skip_reason(suffix)))
     return sorted(found, key=lambda p: p.relative_to(root).parts), skipped
+
+
+def _skip_reason(suffix: str) -> str:
+    return KNOWN_UNSUPPORTED.get(suffix, "not an image file" if suffix else "no file extension")
 
 
 def skip_note(skipped: list[tuple[str, str]], most: int = 5) -> str:

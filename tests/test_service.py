@@ -803,3 +803,12 @@ def test_tensorflows_banners_are_hidden_unless_verbose(module, command):
 
     assert TF_BANNERS.search(loud.stderr), loud.stderr  # this TensorFlow does print them…
     assert not TF_BANNERS.search(quiet.stderr), quiet.stderr  # …and the CLI keeps them out
+
+
+def test_a_glob_names_what_it_skips_too(tmp_path):
+    photo = Image.open(sorted((ROOT / "unseen" / "bag").glob("*.png"))[0]).convert("RGB")
+    photo.save(tmp_path / "IMG_1.jpg")
+    (tmp_path / "IMG_2.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    result = _invoke("run", f"{tmp_path}/IMG_*")
+    assert result.exit_code == 0 and "summary: 1 frames" in result.output
+    assert "skipped 1 files" in result.output and "IMG_2.heic (HEIC" in result.output
