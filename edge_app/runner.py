@@ -267,7 +267,7 @@ class _Outputs:
         self.options, self.run_id, self.warn = options, run_id, warn
         self.jsonl = self.csv_file = self.csv = self.saver = self.server = self.window = self.fps = None
         self._files_open = False
-        for path, flag in ((options.jsonl, "--jsonl"), (options.csv, "--csv")):
+        for path, flag in ((options.jsonl, "--jsonl"), (options.csv, "--csv"), (options.summary, "--summary")):
             if path:
                 _check_writable(path, flag)
         try:
@@ -415,8 +415,8 @@ def _open_frames(options: RunOptions, native_log: Callable[[str], None] | None) 
 class _Looped:
     """Frames of a finite source, reopened whenever it ends; numbered on across passes.
 
-    A pass without one readable frame ends the loop (SourceError): looping over broken files would
-    only spin the CPU. `skipped` is the first pass's (it is the same every pass)."""
+    A pass without one readable frame ends the loop (ValueError, a "failed" run): looping over
+    broken files would only spin the CPU. `skipped` is the first pass's (it is the same every pass)."""
 
     def __init__(self, first: Iterator[Frame], reopen: Callable[[], Iterator[Frame]]) -> None:
         self.current, self.reopen = first, reopen
@@ -432,7 +432,7 @@ class _Looped:
                 yield Frame(frame.source, index, frame.image, frame.error)
                 index += 1
             if not good:
-                raise SourceError("--loop: a whole pass gave no readable frame; stopping")
+                raise ValueError("--loop: a whole pass gave no readable frame; stopping")
             self.current = self.reopen()
 
     def __iter__(self):

@@ -812,3 +812,12 @@ def test_a_glob_names_what_it_skips_too(tmp_path):
     result = _invoke("run", f"{tmp_path}/IMG_*")
     assert result.exit_code == 0 and "summary: 1 frames" in result.output
     assert "skipped 1 files" in result.output and "IMG_2.heic (HEIC" in result.output
+
+
+def test_loop_over_only_broken_files_stops_instead_of_spinning(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "b.png").write_bytes(b"")
+    result = _invoke("run", tmp_path, "--loop", "--quiet", "--summary", tmp_path / "s.json")
+    assert result.exit_code == 1 and "error: --loop: a whole pass gave no readable frame" in result.output
+    assert "summary: 2 frames, 2 errors" in result.output
+    assert json.loads((tmp_path / "s.json").read_text())["ending"] == "failed"
