@@ -75,7 +75,7 @@ def _split(blob: bytes, where: str) -> tuple[bytes, Contract]:
                                 "incomplete; copy or download it again") from exc
         if flatbuffer_truncated(blob):
             raise ContractError(f"{where}: truncated model file ({len(blob)} bytes): the model's own data ends "
-                                "early; copy or download it again") from exc
+                                f"early and it has no contract ({MEMBER}); copy or download it again") from exc
         raise ContractError(f"{where}: TFLite model has no contract ({MEMBER}); export it with fashion-export convert") from exc
     validate(data, where)
     contract = Contract.from_dict(data)
