@@ -80,7 +80,11 @@ def run(
     verbose: bool = typer.Option(False, help="also show LiteRT's and OpenCV's own messages"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
-    """Classify every frame or image of a source; prints a summary however the run ends."""
+    """Classify every frame or image of a source; prints a summary however the run ends.
+
+    Exit codes: 0 done, 1 could not start or failed, 3 some inputs unreadable, 4 a stream stayed
+    down, 130 Ctrl-C, 143 SIGTERM. Systemd: see `fashion-edge service` and docs/service.md.
+    """
     from edge_app.sources import redact, url_secrets
 
     spec = source if source is not None else source_arg if source_arg is not None else "0"
@@ -159,9 +163,10 @@ def info_rows(c, size_bytes: int) -> list[tuple[str, str]]:
     training = c.training
     params = c.preprocess.get("params") or {}
     preprocess = c.preprocess.get("mode", "?") + (": " + ", ".join(f"{k} {_num(v)}" for k, v in params.items()) if params else "")
-    acc = training.get("test_accuracy")
+    acc, params_n = training.get("test_accuracy"), training.get("params")
     trained = (f"test accuracy {acc:.2%}" if isinstance(acc, (int, float)) else "test accuracy ?") + \
-        f", {training.get('epochs', '?')} epochs, {training.get('params', '?'):,} params" if training else "unknown"
+        f", {training.get('epochs', '?')} epochs, " + (f"{params_n:,}" if isinstance(params_n, int) else "?") + " params" \
+        if training else "unknown"
     calibration = training.get("calibration")
     if isinstance(calibration, dict):
         calibration = ", ".join(f"{k} {_num(v)}" for k, v in calibration.items())

@@ -821,3 +821,10 @@ def test_loop_over_only_broken_files_stops_instead_of_spinning(tmp_path):
     assert result.exit_code == 1 and "error: --loop: a whole pass gave no readable frame" in result.output
     assert "summary: 2 frames, 2 errors" in result.output
     assert json.loads((tmp_path / "s.json").read_text())["ending"] == "failed"
+
+
+def test_info_of_a_model_with_sparse_training_metadata(tmp_path):
+    model = _repack(tmp_path, "sparse", lambda d: d.update(training={"epochs": 3}, checks={}))
+    result = _invoke("info", model)
+    assert result.exit_code == 0, result.output
+    assert "test accuracy ?, 3 epochs, ? params" in result.output and "not checked yet" in result.output
