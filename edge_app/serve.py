@@ -19,7 +19,9 @@ elsewhere cannot read the feed through DNS rebinding), and every answer says `no
 
 from __future__ import annotations
 
+import base64
 import errno
+import hashlib
 import ipaddress
 import json
 import logging
@@ -88,6 +90,22 @@ img.onerror = () => setTimeout(() => { img.src = "/stream.mjpg?t=" + Date.now();
 """.encode("utf-8")
 
 
+def _inline_hash(tag: str) -> str:
+    """CSP source for the page's one inline <script> or <style>: its SHA-256, so nothing else runs."""
+    text = PAGE.decode("utf-8")
+    body = text.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),  # no other site can frame the feed
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", f"default-src 'self'; script-src {_inline_hash('script')}; "
+                                f"style-src {_inline_hash('style')}; img-src 'self'; frame-ancestors 'none'"),
+)
+
+
 @lru_cache(maxsize=1)
 def placeholder_jpeg() -> bytes:
     """A grey "waiting for frames" JPEG, so a viewer sees something before the camera's first frame."""
@@ -113,12 +131,6 @@ class ServerLimits:
     busy_s: float = 1.0  # how long the 503 for an over-limit connection may take to send
 
 
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),  # no other site can frame the feed
-    ("Referrer-Policy", "no-referrer"),
-    ("Content-Security-Policy", "default-src 'self'; img-src 'self'; frame-ancestors 'none'"),
-)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -318,20 +330,23 @@ class LiveServer:
         return self.host in ("", "0.0.0.0", "::")
 
     def allows_host(self, header: str) -> bool:
-        """Whether a request's Host header names this server: localhost names, the bound address,
-        and — when bound to every interface — any IP literal and this machine's own names."""
+        """Whether a request's Host header names this server: localhost names and the bound address;
+        bound to a network address, also this machine's own names (and, bound to every interface,
+        any IP literal)."""
         name = _host_name(header)
         if not name:
             return False  # HTTP/1.1 requires Host; browsers always send it
         if name in LOCAL_NAMES or name == self.host.lower():
             return True
-        if not self.wildcard:
-            return False
-        try:
-            ipaddress.ip_address(name)
-            return True  # an address typed by hand cannot be rebound: DNS is not involved
-        except ValueError:
-            return name in machine_names()
+        if self.host.lower() in LOCAL_NAMES or self.host.startswith("127."):
+            return False  # a feed kept on this machine answers to its local names only
+        if self.wildcard:
+            try:
+                ipaddress.ip_address(name)
+                return True  # an address typed by hand cannot be rebound: DNS is not involved
+            except ValueError:
+                pass
+        return name in machine_names()  # raspberrypi, raspberrypi.local
 
     def publish(self, jpeg: bytes, info: dict) -> None:
         """Make `jpeg` the newest frame and `info` the latest result; wakes every waiting viewer."""

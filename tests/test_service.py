@@ -828,3 +828,27 @@ def test_info_of_a_model_with_sparse_training_metadata(tmp_path):
     result = _invoke("info", model)
     assert result.exit_code == 0, result.output
     assert "test accuracy ?, 3 epochs, ? params" in result.output and "not checked yet" in result.output
+
+
+def test_a_lan_bind_accepts_its_address_and_the_machines_names_but_no_other_ip():
+    from edge_app.serve import LiveServer, machine_names
+
+    server = LiveServer("192.0.2.7", 8080)  # bound to one network address (never started here)
+    assert server.allows_host("192.0.2.7:8080") and all(server.allows_host(n) for n in machine_names())
+    assert not server.allows_host("192.0.2.8:8080") and not server.allows_host("attacker.example")
+    local = LiveServer("127.0.0.1", 8080)
+    assert not any(local.allows_host(n) for n in machine_names() - {"localhost", "localhost.local"})
+
+
+def test_the_content_security_policy_lets_the_viewer_pages_own_script_and_style_run(small_server):
+    import base64
+    import hashlib
+    import re as re_
+
+    _, headers, page = _http(small_server.port, "/")
+    csp = headers["content-security-policy"]
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        body = re_.search(rf"<{tag}>(.*?)</{tag}>".encode(), page, re_.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in csp  # the browser runs exactly this block, nothing injected
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
