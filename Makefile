@@ -41,6 +41,11 @@ data:
 	else \
 		echo "data: no apt here; training will use Keras's download (needs the network) or FASHION_MNIST_DIR"; \
 	fi
+	@# GIMP's photographed patterns (wood, stone, fabric): backgrounds and prints for the rendered photos.
+	@if [ -d /usr/share/gimp/2.0/patterns ]; then echo "data: GIMP patterns present"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get install -y gimp-data >/dev/null || echo "data: no gimp-data; rendered photos use procedural textures only"; \
+	fi
 
 test: venv data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

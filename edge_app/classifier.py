@@ -10,6 +10,7 @@ The same code path serves the Pi, `fashion-export check` and the benchmarks.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,12 @@ class Prediction:
 class Classifier:
     """A LiteRT interpreter plus the model's contract; batched with `resize_tensor_input`."""
 
-    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None, max_batch: int = 256):
+    def __init__(
+        self, model: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None, max_batch: int = 256,
+        preprocess: PreprocessSpec | None = None,
+    ):
+        """`preprocess` overrides the contract's spec (experiments only: a warning says the model was
+        not trained with it); any spec this edge app cannot reproduce exactly is warned about too."""
         self.path = Path(model)
         flat, self.contract = read_model(self.path)
         _validate(self.contract, self.path)
@@ -47,7 +53,11 @@ class Classifier:
         self._out = runtime.output_details(self.interpreter)
         if list(self._in["shape"][1:]) != [SIZE, SIZE, 1]:
             raise ContractError(f"{self.path}: model input is {list(self._in['shape'])}, expected [N, 28, 28, 1]")
-        self.spec = PreprocessSpec.from_dict(self.contract.preprocess)
+        trained = PreprocessSpec.from_dict(self.contract.preprocess)
+        self.spec = preprocess or trained
+        self.warning = spec_warning(trained, self.spec)
+        if self.warning:
+            print(f"warning: {self.path.name}: {self.warning}", file=sys.stderr)
         self.labels = list(self.contract.labels)
         self.max_batch = max_batch
         self._batch = int(self._in["shape"][0])
@@ -101,6 +111,13 @@ class Classifier:
         best = int(order[0])
         label = self.labels[best] if probs[best] >= threshold else UNCERTAIN
         return Prediction(label, best, float(probs[best]), top, ms_pre, ms_inf)
+
+
+def spec_warning(trained: PreprocessSpec, used: PreprocessSpec) -> str | None:
+    """Why the pixels this model meets may differ from those it was trained on, or None."""
+    if used != trained:
+        return f"runs with {used.mode} preprocessing v{used.version}, but was trained with {trained.mode} v{trained.version}"
+    return trained.mismatch()
 
 
 def _validate(contract: Contract, path: Path) -> None:

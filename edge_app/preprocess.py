@@ -29,16 +29,37 @@ MODES = ("mnist", "seed", "photo")
 class PhotoParams:
     """Settings of the `photo` mode; they are written into every model's contract."""
 
-    work_size: int = 96  # longest edge (px) the mask is computed at: speed, and noise reduction
-    border: float = 0.06  # width of the frame ring that estimates the background, fraction of the edge
-    threshold: int = 16  # least |pixel − background| (0–255) that counts as foreground
-    noise_k: float = 3.0  # …raised to noise_k × the border's spread for textured backgrounds
+    work_size: int = 64  # longest edge (px) the mask is computed at: speed, and noise reduction
+    border: float = 0.06  # width of the frame ring that samples the background's colours, fraction of the edge
+    clusters: int = 4  # colour clusters (k-means, CIE Lab) fitted to that ring
+    share: float = 0.15  # a cluster holding this share of the ring's corners is background (the rest: item at the edge)
+    corner: float = 0.15  # the ring's corners: within this fraction of a side's length from a corner
+    side_share: float = 0.75  # …as is one covering this share of any one side (a wall strip above a floor)
+    lightness: float = 0.5  # weight of Lab lightness against colour in distances: shadows and folds matter less
+    threshold: float = 12.0  # least Lab distance from every background colour that counts as foreground
+    noise_q: float = 0.9  # …raised to noise_k × this quantile of the ring's own distances (textured backgrounds)
+    noise_k: float = 1.2
+    inner: float = 0.04  # ring (fraction of the edge) where only colour, not the centre prior, can claim the item
+    sure_bg: float = 0.4  # ring pixels closer than this × the threshold are certainly background
+    iterations: int = 2  # GrabCut rounds refining the colour mask (0 = colour mask only)
     keep_ratio: float = 0.2  # keep components at least this fraction of the largest (a pair of shoes)
     min_area: float = 0.01  # foreground below this fraction of the image means "no item"
+    min_range: float = 64.0  # least gray-level span stretched to 0–255 (a flat or faint item is not amplified noise)
     margin: float = 0.02  # crop margin around the item, fraction of its longest edge
     fit: int = 28  # the item's longest edge after resizing, px (Fashion-MNIST: 28)
     sharpen: int = 60  # unsharp-mask strength in %, radius 1 (Fashion-MNIST step 4); 0 = off
     mask_background: bool = True  # set everything outside the item mask to black, as in the data set
+
+    def __post_init__(self) -> None:
+        if not (16 <= self.work_size <= 512 and 1 <= self.clusters <= 8 and 0 <= self.iterations <= 10):
+            raise ValueError(f"photo params out of range: work_size {self.work_size}, clusters {self.clusters}, iterations {self.iterations}")
+        if not (0 < self.border < 0.5 and 0 <= self.inner < 0.5 and 0 < self.min_area < 1 and 1 <= self.fit <= SIZE and self.min_range >= 1):
+            raise ValueError(f"photo params out of range: border {self.border}, inner {self.inner}, min_area {self.min_area}, fit {self.fit}")
+
+
+# The photo mode's algorithm version: bumped whenever the same parameters give other pixels.
+# 1: gray level against the border's median. 2: colour model of the border + GrabCut (this module).
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,20 +68,29 @@ class PreprocessSpec:
 
     mode: str = "photo"  # one of MODES
     photo: PhotoParams = field(default_factory=PhotoParams)  # used only when mode == "photo"
+    version: int = VERSION  # the algorithm version the pixels were made with (see VERSION)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown preprocessing mode {self.mode!r}; valid: {', '.join(MODES)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "params": asdict(self.photo) if self.mode == "photo" else {}}
+        params = asdict(self.photo) if self.mode == "photo" else {}
+        return {"mode": self.mode, "version": self.version, "params": params}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PreprocessSpec":
+        """The spec a contract or metrics.json names; one without a version predates versions (1)."""
         mode = data.get("mode", "photo")
         known = PhotoParams.__dataclass_fields__
         params = {k: v for k, v in (data.get("params") or {}).items() if k in known}
-        return cls(mode=mode, photo=PhotoParams(**params))
+        return cls(mode=mode, photo=PhotoParams(**params), version=int(data.get("version", 1)))
+
+    def mismatch(self) -> str | None:
+        """Why this edge app cannot reproduce the spec's pixels exactly, or None when it can."""
+        if self.mode == "photo" and self.version != VERSION:
+            return f"the model was trained with photo preprocessing v{self.version}; this edge app implements v{VERSION}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -189,48 +219,37 @@ def _photo(image: Image.Image | np.ndarray, p: PhotoParams) -> Preprocessed:
     empty = Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
     if h < 2 or w < 2:
         return empty
+    if arr.ndim == 2:  # a gray photo: the same colour model, on three equal channels
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
 
     # 1. A small working copy for the mask: cheap on a 640×480 frame, and averaging smooths noise.
     scale = min(1.0, p.work_size / max(h, w))
-    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-    small = to_gray(arr if scale >= 1.0 else _resize(arr, sw, sh))
-    sh, sw = small.shape
-
-    # 2. Background = the median of a ring along the frame; its spread sets the threshold.
-    b = max(1, round(p.border * max(sh, sw)))
-    ring = np.concatenate([small[:b].ravel(), small[-b:].ravel(), small[:, :b].ravel(), small[:, -b:].ravel()])
-    bg = float(np.median(ring))
-    spread = float(np.median(np.abs(ring.astype(np.float32) - bg))) * 1.4826
-    thr = max(float(p.threshold), p.noise_k * spread)
-
-    # 3. Foreground mask, cleaned: open removes specks, close fills pinholes; then the main component(s).
-    mask = (np.abs(small.astype(np.int16) - int(round(bg))) > thr).astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
+    small = arr if scale >= 1.0 else _resize(arr, max(2, round(w * scale)), max(2, round(h * scale)))
+    mask = item_mask(small, p)
+    if mask is None:
         return empty
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= p.keep_ratio * areas.max())
-    mask = np.isin(labels, keep)
-    if mask.sum() < p.min_area * sh * sw:
-        return empty
+    gray = to_gray(small)
+    sh, sw = mask.shape
 
-    # 4. Polarity: Fashion-MNIST items are bright on black, so invert only a lighter background.
-    item_level = float(np.median(small[mask]))
-    invert = item_level < bg
+    # 2. Polarity: Fashion-MNIST items are bright on black, so invert when the background is lighter.
+    bg = float(np.median(gray[~mask])) if (~mask).any() else float(np.median(_ring(gray[..., None], 1)))
+    invert = float(np.median(gray[mask])) < bg
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     m = round(p.margin * max(y1 - y0, x1 - x0))
     y0, x0, y1, x1 = max(0, y0 - m), max(0, x0 - m), min(sh, y1 + m), min(sw, x1 + m)
 
-    # 5. Contrast: background → 0, the item's bright end (99th percentile, on the small copy) → 255.
-    vals = small[mask].astype(np.float32)
+    # 3. Contrast: the item's range → 0–255, from the background level (or the item's own 2nd
+    #    percentile, or `min_range` under its 99th, whichever is lowest) to that 99th percentile.
+    #    A garment as light as the wall behind it, or one flat colour, stays a visible silhouette.
+    vals = gray[mask].astype(np.float32)
     if invert:
         vals, bg = 255.0 - vals, 255.0 - bg
-    gain = 255.0 / max(float(np.percentile(vals, 99)) - bg, 1.0)
+    hi = float(np.percentile(vals, 99))
+    lo = min(bg, float(np.percentile(vals, 2)), hi - p.min_range)
+    gain = 255.0 / (hi - lo)
 
-    # 6. Crop at full resolution, resize the longest edge to `fit` (aspect kept), then gray.
+    # 4. Crop at full resolution, resize the longest edge to `fit` (aspect kept), then gray.
     fy0, fx0 = int(y0 / scale), int(x0 / scale)
     fy1, fx1 = min(h, max(fy0 + 1, int(np.ceil(y1 / scale)))), min(w, max(fx0 + 1, int(np.ceil(x1 / scale))))
     ch, cw = fy1 - fy0, fx1 - fx0
@@ -239,15 +258,108 @@ def _photo(image: Image.Image | np.ndarray, p: PhotoParams) -> Preprocessed:
     item = to_gray(_resize(np.ascontiguousarray(arr[fy0:fy1, fx0:fx1]), nw, nh)).astype(np.float32)
     if invert:
         item = 255.0 - item
-    item = (item - bg) * gain
+    item = ((item - lo) * gain).clip(0, 255)
     if p.mask_background:  # the mask, scaled the same way, soft at the edges
         item *= _resize(mask[y0:y1, x0:x1].astype(np.float32), nw, nh)
     item = item.clip(0, 255).round().astype(np.uint8)
 
-    # 7. Sharpen (Fashion-MNIST's step 4), pad to 28×28 centred.
+    # 5. Sharpen (Fashion-MNIST's step 4), pad to 28×28 centred.
     if p.sharpen:
         item = np.asarray(Image.fromarray(item, "L").filter(ImageFilter.UnsharpMask(radius=1, percent=p.sharpen, threshold=0)))
     out = np.zeros((SIZE, SIZE), np.uint8)
     oy, ox = (SIZE - nh) // 2, (SIZE - nw) // 2
     out[oy : oy + nh, ox : ox + nw] = item
     return Preprocessed(out, True)
+
+
+def _ring(a: np.ndarray, b: int) -> np.ndarray:
+    """The pixels (rows of channels) of an H×W×C array's outer ring, `b` px wide, each pixel once."""
+    c = a.shape[-1]
+    return np.concatenate([a[:b].reshape(-1, c), a[-b:].reshape(-1, c), a[b:-b, :b].reshape(-1, c), a[b:-b, -b:].reshape(-1, c)])
+
+
+def _corner_ring(sh: int, sw: int, b: int, corner: float) -> np.ndarray:
+    """Which ring pixels (in `_ring`'s order) lie within `corner` × the side's length of a frame corner."""
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    near = (np.minimum(yy, sh - 1 - yy) < corner * sh) & (np.minimum(xx, sw - 1 - xx) < corner * sw)
+    return _ring(near[..., None], b).ravel()
+
+
+def _side_shares(assigned: np.ndarray, sh: int, sw: int, b: int, k: int) -> np.ndarray:
+    """Each cluster's largest share of one side of the ring (top, bottom, left, right; `_ring`'s order)."""
+    sizes = [b * sw, b * sw, (sh - 2 * b) * b, (sh - 2 * b) * b]
+    sides = np.split(assigned, np.cumsum(sizes)[:-1])
+    return np.max([np.bincount(side, minlength=k) / max(1, len(side)) for side in sides if len(side)], axis=0)
+
+
+def item_mask(small: np.ndarray, p: PhotoParams = PhotoParams()) -> np.ndarray | None:
+    """The item's mask on a small RGB working copy (H×W bool), or None for an empty scene.
+
+    1. The background's colours: k-means (CIE Lab, lightness down-weighted) over the frame's outer
+       ring; clusters with a real share of the ring are background, small ones are the item touching
+       the edge. 2. Each pixel's distance to the nearest background colour; the threshold rises with
+       the ring's own spread (wood, bedsheets, tiles). Too little far from the background: no item.
+    3. GrabCut refines it: the centre may be item, the ring only where its colour says so, and ring
+       pixels close to a background colour are certainly background. 4. The main component(s), holes
+       filled (prints, stripes and logos inside a garment belong to it).
+    """
+    cv2 = _cv2()
+    sh, sw = small.shape[:2]
+    lab = cv2.cvtColor(cv2.GaussianBlur(np.ascontiguousarray(small), (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= p.lightness
+    b = max(1, round(p.border * max(sh, sw)))
+    ring = _ring(lab, b)
+    cv2.setRNGSeed(0)  # k-means++ seeding: the same frame always gives the same mask
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 8, 1.0)
+    k = min(p.clusters, len(ring))
+    _, assigned, centres = cv2.kmeans(ring, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    assigned = assigned.ravel()
+    corners = _corner_ring(sh, sw, b, p.corner)
+    shares = np.bincount(assigned[corners], minlength=k) / max(1, corners.sum())
+    background = (shares >= min(p.share, shares.max())) | (_side_shares(assigned, sh, sw, b, k) >= p.side_share)
+    dist = np.sqrt(((lab.reshape(-1, 1, 3) - centres[background][None]) ** 2).sum(2).min(1)).reshape(sh, sw)
+    ring_dist = _ring(dist[..., None], b).ravel()[background[assigned]]
+    thr = max(p.threshold, p.noise_k * float(np.quantile(ring_dist, p.noise_q)))
+    far = dist > thr
+    # Empty scene: too little is far from the background once lines and specks one pixel thin are
+    # opened away (a skirting board, a seam between planks, the grain of a rug).
+    solid = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if solid.sum() < p.min_area * sh * sw:
+        return None
+
+    mask = far
+    if p.iterations:
+        ib = max(1, round(p.inner * max(sh, sw)))
+        edge = np.ones((sh, sw), bool)
+        edge[ib:-ib, ib:-ib] = False
+        gc = np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
+        gc[edge & ~far] = cv2.GC_PR_BGD
+        gc[edge & (dist < p.sure_bg * thr)] = cv2.GC_BGD
+        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        try:
+            cv2.grabCut(np.ascontiguousarray(small[:, :, ::-1]), gc, None, bgd, fgd, p.iterations, cv2.GC_INIT_WITH_MASK)
+            mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+        except cv2.error:  # a degenerate colour model (e.g. one flat colour): keep the colour mask
+            mask = far
+    mask = _fill_holes(_main_components(mask, p.keep_ratio))
+    if mask.sum() < p.min_area * sh * sw:
+        return None
+    return mask
+
+
+def _main_components(mask: np.ndarray, keep_ratio: float) -> np.ndarray:
+    """The largest 8-connected component, and any at least `keep_ratio` of its size (a pair of shoes)."""
+    cv2 = _cv2()
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(mask.shape, bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return np.isin(labels, 1 + np.flatnonzero(areas >= keep_ratio * areas.max()))
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Background pixels that the outside cannot reach (through 4-neighbours) become item."""
+    cv2 = _cv2()
+    outside = np.pad(mask.astype(np.uint8), 1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return mask | (outside[1:-1, 1:-1] == 0)

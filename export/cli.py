@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from edge_app.errors import cli_errors, version_option
+from export.robustness import CASUAL, EMPTY_SCENES
 
 # rich_markup_mode=None: help is printed as written (brackets in it are no Rich tags).
 app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True,
@@ -48,8 +49,8 @@ def _config(out: Path, calibration: int, io: str, seed: int, preprocess: str, da
         raise ValueError(f"unknown --io {io!r}; valid: {', '.join(IO_TYPES)}")
     if logits not in LOGITS_RANGES:
         raise ValueError(f"unknown --logits {logits!r}; valid: {', '.join(LOGITS_RANGES)}")
-    if preprocess not in ("photo", "seed"):
-        raise ValueError(f"unknown --preprocess {preprocess!r}; valid: photo, seed")
+    if preprocess not in ("model", "photo", "seed"):
+        raise ValueError(f"unknown --preprocess {preprocess!r}; valid: model, photo, seed")
     if calibration < 1:
         raise ValueError(f"--calibration must be ≥ 1, got {calibration}")
     return ExportConfig(calibration=calibration, io=io, seed=seed, out=str(out), preprocess=preprocess, data_dir=str(data_dir) if data_dir else None, logits=logits)
@@ -63,7 +64,7 @@ def convert(
     io: str = typer.Option("uint8", help="int8: input/output type — uint8 | int8 | float32"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision (where top-1 is decided) | full (calibrated min/max)"),
     seed: int = typer.Option(0, help="seed of the calibration sample"),
-    preprocess: str = typer.Option("photo", help="preprocessing for real images written into the contract: photo | seed"),
+    preprocess: str = typer.Option("model", help="preprocessing written into the contract: model (as trained) | photo | seed"),
     out: Path = typer.Option(Path("models"), help="folder for <model>-<variant>.tflite"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder for calibration"),
     debug: bool = typer.Option(False, help="show tracebacks"),
@@ -130,7 +131,7 @@ def all_(
     calibration: int = typer.Option(500, help="int8: representative training images"),
     io: str = typer.Option("uint8", help="int8: input/output type"),
     logits: str = typer.Option("decision", help="int8: range of the quantized logits — decision | full"),
-    preprocess: str = typer.Option("photo", help="preprocessing mode written into the contracts"),
+    preprocess: str = typer.Option("model", help="preprocessing written into the contracts: model (as trained) | photo | seed"),
     unseen: Path = typer.Option(Path("unseen"), help="labelled real-world images"),
     max_drift: float = typer.Option(0.5, help="drift gate, pp"),
     strict: bool = typer.Option(False, help="exit 1 when any variant fails its gate"),
@@ -168,9 +169,11 @@ def robustness(
     modes: str = typer.Option("photo,seed", help="preprocessing modes to compare on real images"),
     limit: int = typer.Option(2000, help="test images per corruption and severity (10000 = all)"),
     data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder"),
+    casual: str = typer.Option(",".join(CASUAL), help="source prefixes (file name up to the first _) of casual photos"),
+    empty_dir: Optional[Path] = typer.Option(EMPTY_SCENES, help="photos of empty scenes, to count 'no item' answers"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
-    """Every model × variant on test, the corruption suite, unseen/ and real photos."""
+    """Every model × variant on test, the corruption suite, unseen/ and real photos; failure galleries."""
     with cli_errors(debug):
         from rich.progress import Progress
 
@@ -181,10 +184,13 @@ def robustness(
             raise ValueError(f"--modes takes photo and/or seed, got {modes!r}")
         if real_dir is not None and not real_dir.is_dir():
             raise ValueError(f"--real-dir {real_dir}: no such folder")
+        if empty_dir is not None and not empty_dir.is_dir():
+            raise ValueError(f"--empty-dir {empty_dir}: no such folder")
         with Progress(transient=True) as bar:
             task = bar.add_task("robustness", total=None)
             run_robustness(runs, models, real_dir, unseen, out, mode_list, limit, str(data_dir) if data_dir else None,
-                           progress=lambda name: bar.update(task, description=name, advance=1))
+                           progress=lambda name: bar.update(task, description=name, advance=1),
+                           casual=tuple(c.strip() for c in casual.split(",") if c.strip()), empty_dir=empty_dir)
         typer.echo((out / "robustness.md").read_text())
         typer.echo(f"report: {out / 'robustness.md'}, {out / 'robustness.json'}")
 

@@ -43,7 +43,7 @@ class ExportConfig:
     seed: int = 0  # seeds the calibration sample
     out: str = "models"  # folder receiving <model>-<variant>.tflite
     logits: str = "decision"  # int8 logits range: decision (where top-1 is decided) | full (calibrated min/max)
-    preprocess: str = "photo"  # preprocessing mode written into the contract for real images: photo | seed
+    preprocess: str = "model"  # contract's preprocessing: model (the spec it was trained with) | photo | seed
     data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)
 
 
@@ -237,6 +237,18 @@ def load_run(source: str | Path, sample: np.ndarray | None = None) -> SourceRun:
     )
 
 
+def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict:
+    """The contract's preprocessing: the spec training recorded in metrics.json (else its registry
+    entry's), or an explicitly chosen mode's defaults (`photo`, `seed`)."""
+    if choice != "model":
+        return PreprocessSpec(choice).to_dict()
+    if "preprocess" in metrics:
+        return PreprocessSpec.from_dict(metrics["preprocess"]).to_dict()
+    from train.models import MODELS
+
+    return (MODELS[name].preprocess if name in MODELS else PreprocessSpec()).to_dict()
+
+
 def convert(
     source: str | Path | SourceRun, variant: str, config: ExportConfig = ExportConfig(), calibration: np.ndarray | None = None
 ) -> Path:
@@ -248,7 +260,7 @@ def convert(
     metrics = run.metrics
     contract = Contract(
         labels=list(LABELS),
-        preprocess=PreprocessSpec(config.preprocess).to_dict(),
+        preprocess=contract_preprocess(run.metrics, run.name, config.preprocess),
         variant=variant,
         model_name=run.name,
         source_sha256=run.sha256,

@@ -19,7 +19,7 @@ from edge_app.atomic import atomic_save, atomic_write
 from edge_app.classifier import Classifier
 from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
-from edge_app.preprocess import PreprocessSpec, preprocess_batch
+from edge_app.preprocess import PreprocessSpec, preprocess, preprocess_batch
 
 
 @dataclass
@@ -30,12 +30,25 @@ class RealSet:
     labels: np.ndarray
     pixels: dict[str, np.ndarray]  # mode → (N, 28, 28) uint8
     skipped: list[str] = field(default_factory=list)  # unreadable files
+    found: dict[str, np.ndarray] = field(default_factory=dict)  # mode → (N,) bool: an item was found ("no item" is wrong)
+    names: list[str] = field(default_factory=list)  # paths relative to the folder
+    images: list[np.ndarray] = field(default_factory=list, repr=False)  # the decoded photos, for the failure gallery
 
     @classmethod
     def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
         real = decode_labelled(folder)
-        pixels = {mode: preprocess_batch(real.images, PreprocessSpec(mode))[0] for mode in modes}
-        return cls(name, real.labels, pixels, real.skipped)
+        done = {mode: preprocess_batch(real.images, PreprocessSpec(mode)) for mode in modes}
+        return cls(name, real.labels, {m: d[0] for m, d in done.items()}, real.skipped,
+                   {m: d[1] for m, d in done.items()}, list(real.names), list(real.images))
+
+    def correct(self, mode: str, probs: np.ndarray) -> np.ndarray:
+        """Per image: the top class is the truth and an item was found (the edge app says "no item" otherwise)."""
+        found = self.found.get(mode, np.ones(len(self.labels), bool))
+        return (probs.argmax(1) == self.labels) & found
+
+    def sources(self) -> list[str]:
+        """Each image's source: its file name up to the first underscore (`closet_bluetee.jpg` → closet)."""
+        return [Path(n).name.split("_", 1)[0] if "_" in Path(n).name else Path(n).stem for n in self.names]
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class Row:
     corruption: dict[str, float]  # corruption name → accuracy over its severities
     real: dict[str, dict[str, float]]  # set name → {mode: accuracy}
     per_class: dict[str, dict[str, float]]  # set name → class → accuracy (photo mode)
+    sources: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set → source/casual/product → {n, acc} (photo)
+    no_item: dict[str, int] = field(default_factory=dict)  # set → photos answered "no item" (photo mode)
 
 
 class _Keras:
@@ -82,7 +97,7 @@ def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet]) -> tupl
         real[rs.name] = {}
         for mode, pixels in rs.pixels.items():
             probs = predictor.probabilities(pixels)
-            real[rs.name][mode] = acc(probs, rs.labels)
+            real[rs.name][mode] = float(rs.correct(mode, probs).mean()) if len(rs.labels) else float("nan")
             if mode == "photo":
                 pred = probs.argmax(1)
                 per_class[rs.name] = {LABELS[c]: float((pred[rs.labels == c] == c).mean()) for c in range(10) if (rs.labels == c).any()}
@@ -90,10 +105,23 @@ def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet]) -> tupl
     return test, corruption, real, per_class
 
 
+def by_source(rs: RealSet, correct: np.ndarray, casual: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Accuracy and count per source prefix, plus `casual` (photos from those prefixes) and `product` (the rest)."""
+    sources = np.array(rs.sources())
+    groups = {src: sources == src for src in sorted(set(sources))}
+    is_casual = np.isin(sources, casual)
+    groups |= {"casual": is_casual, "product": ~is_casual}
+    return {name: {"n": int(sel.sum()), "acc": float(correct[sel].mean()) if sel.any() else float("nan")} for name, sel in groups.items()}
+
+
 def _confusion(labels: np.ndarray, pred: np.ndarray) -> np.ndarray:
     m = np.zeros((10, 10), int)
     np.add.at(m, (labels, pred), 1)
     return m
+
+
+CASUAL = ("closet", "wardrobe")  # source prefixes of casual photos (a garment on a bed, a floor, a hanger)
+EMPTY_SCENES = Path(__file__).resolve().parents[1] / "tests" / "empty_scenes"  # committed scenes with no garment
 
 
 def robustness(
@@ -106,8 +134,10 @@ def robustness(
     limit: int | None = 2000,
     data_dir: str | None = None,
     progress=None,
+    casual: tuple[str, ...] = CASUAL,
+    empty_dir: str | Path | None = EMPTY_SCENES,
 ) -> list[Row]:
-    """The whole table; writes robustness.json, robustness.md and a confusion PNG per model."""
+    """The whole table; writes robustness.json, robustness.md, a confusion PNG and a failure gallery per model."""
     from export.pipeline import find_runs
     from train.data import load_dataset
 
@@ -118,7 +148,8 @@ def robustness(
         real_sets.append(RealSet.load("unseen", unseen, modes))
     if real_dir:
         real_sets.append(RealSet.load(Path(real_dir).name, real_dir, modes))
-    rows = []
+    empty = empty_scene_rate(empty_dir) if empty_dir and Path(empty_dir).is_dir() else None
+    rows, galleries = [], {}  # model → (variant, set, probabilities): its int8 export's failures, else Keras's
     for run in find_runs(runs_dir):
         candidates = [("keras", None)] + [(p.stem.split("-", 1)[1], p) for p in sorted(Path(models_dir).glob(f"{run.name}-*.tflite"))]
         for variant, path in candidates:
@@ -126,17 +157,67 @@ def robustness(
                 progress(f"{run.name}-{variant}")
             predictor = _Keras(run) if path is None else Classifier(path)
             test, corruption, real, per_class = evaluate(predictor, data.x_test, data.y_test, suite, real_sets)
-            rows.append(Row(run.name, variant, test, float(np.mean(list(corruption.values()))), corruption, real, per_class))
+            sources, no_item = {}, {}
+            for rs in real_sets:
+                if "photo" in rs.pixels:
+                    probs = predictor.probabilities(rs.pixels["photo"])
+                    sources[rs.name] = by_source(rs, rs.correct("photo", probs), casual)
+                    no_item[rs.name] = int((~rs.found["photo"]).sum())
+                    if rs.name != "unseen" and (variant == "int8" or run.name not in galleries):
+                        galleries[run.name] = (variant, rs, probs)
+            rows.append(Row(run.name, variant, test, float(np.mean(list(corruption.values()))), corruption, real, per_class, sources, no_item))
     out = Path(out)
-    atomic_write(out / "robustness.json", json.dumps({"corruption_images_per_severity": limit, "rows": [asdict(r) for r in rows]}, indent=2))
-    atomic_write(out / "robustness.md", to_markdown(rows, real_sets))
+    report = {"corruption_images_per_severity": limit, "casual_sources": list(casual), "empty_scenes": empty, "rows": [asdict(r) for r in rows]}
+    atomic_write(out / "robustness.json", json.dumps(report, indent=2))
+    atomic_write(out / "robustness.md", to_markdown(rows, real_sets, empty))
     for row in rows:
         if row.variant == "keras" and row.per_class:
             plot_confusions(row, out / f"confusion-{row.model}.png")
+    for name, (variant, rs, probs) in galleries.items():
+        failure_gallery(rs, probs, out / f"failures-{name}.png", title=f"{name}-{variant} on {rs.name}")
     return rows
 
 
-def to_markdown(rows: list[Row], real_sets: list[RealSet]) -> str:
+def empty_scene_rate(folder: str | Path, spec: PreprocessSpec = PreprocessSpec()) -> dict:
+    """How many photos of scenes with no garment the preprocessing answers "no item" for."""
+    from edge_app.images import ImageError, load_image
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    found = []
+    for p in paths:
+        try:
+            found.append(preprocess(load_image(p), spec).has_item)
+        except ImageError:
+            continue
+    return {"folder": Path(folder).name, "n": len(found), "no_item": int(len(found) - sum(found))}
+
+
+def failure_gallery(rs: RealSet, probs: np.ndarray, path: Path, title: str = "", limit: int = 120) -> Path:
+    """Each misclassified photo beside the 28×28 input the model saw, with the truth and the top 3 (PNG)."""
+    from PIL import Image, ImageDraw
+
+    wrong = np.flatnonzero(~rs.correct("photo", probs))[:limit]
+    tile_w, tile_h, side, cols = 200, 150, 96, 6
+    rows = max(1, -(-len(wrong) // cols))
+    sheet = Image.new("RGB", (cols * tile_w, 24 + rows * tile_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((6, 6), f"{title}: {len(wrong)} of {len(rs.labels)} wrong (photo | model input | truth, top 3)", fill="black")
+    for k, i in enumerate(wrong):
+        x, y = (k % cols) * tile_w, 24 + (k // cols) * tile_h
+        photo = Image.fromarray(rs.images[i]).convert("RGB")
+        photo.thumbnail((side, side))
+        sheet.paste(photo, (x + 2, y + 2))
+        sheet.paste(Image.fromarray(rs.pixels["photo"][i]).resize((side, side), Image.NEAREST).convert("RGB"), (x + side + 6, y + 2))
+        top = np.argsort(-probs[i], kind="stable")[:3]
+        lines = [f"{Path(rs.names[i]).name[:30]}", f"true: {LABELS[rs.labels[i]]}"]
+        lines += ["no item"] if not rs.found["photo"][i] else [f"{LABELS[c]} {probs[i, c]:.2f}" for c in top]
+        for j, line in enumerate(lines[:4]):
+            draw.text((x + 2, y + side + 4 + j * 11), line, fill="firebrick" if j == 2 else "black")
+    atomic_save(path, lambda tmp: sheet.save(tmp, format="PNG"))
+    return path
+
+
+def to_markdown(rows: list[Row], real_sets: list[RealSet], empty: dict | None = None) -> str:
     real_cols = [(rs.name, mode) for rs in real_sets for mode in rs.pixels]
     head = ["model", "variant", "test", "corruption mean"] + [f"{name} ({mode})" for name, mode in real_cols]
     lines = ["# Robustness", "", "| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
@@ -144,6 +225,24 @@ def to_markdown(rows: list[Row], real_sets: list[RealSet]) -> str:
         cells = [r.model, r.variant, f"{r.test_acc:.2%}", f"{r.corruption_mean:.2%}"]
         cells += [f"{r.real.get(name, {}).get(mode, float('nan')):.1%}" for name, mode in real_cols]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "A photo answered \"no item\" counts as wrong."]
+    if empty:
+        lines += [f"Empty scenes ({empty['folder']}, no garment in them): {empty['no_item']} of {empty['n']} answered \"no item\"."]
+    for rs in real_sets:
+        if rs.name == "unseen" or not any(rs.name in r.sources for r in rows):
+            continue
+        lines += ["", f"## {rs.name} by kind of photo (photo preprocessing)", "",
+                  "| model | variant | overall | casual | product shots | no item |", "|---|---|---:|---:|---:|---:|"]
+        for r in rows:
+            src = r.sources.get(rs.name)
+            if src:
+                lines.append(f"| {r.model} | {r.variant} | {r.real[rs.name]['photo']:.1%} | {src['casual']['acc']:.1%} ({src['casual']['n']}) "
+                             f"| {src['product']['acc']:.1%} ({src['product']['n']}) | {r.no_item.get(rs.name, 0)} |")
+        int8 = [r for r in rows if r.variant == "int8" and rs.name in r.sources]
+        best = max(int8, key=lambda r: r.real[rs.name]["photo"]) if int8 else None
+        if best:
+            per = {k: v for k, v in best.sources[rs.name].items() if k not in ("casual", "product")}
+            lines += ["", f"Per source ({best.model}-int8): " + ", ".join(f"{k} {v['acc']:.0%} ({v['n']})" for k, v in sorted(per.items(), key=lambda kv: -kv[1]["n"]))]
     if rows:
         names = list(rows[0].corruption)
         lines += ["", "## Accuracy per corruption (mean over severities)", "",

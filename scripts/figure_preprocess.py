@@ -1,6 +1,10 @@
-"""Draw docs/preprocessing.png: raw image → the 28×28 input, in the study's `seed` mode and in `photo`.
+"""Draw docs/preprocessing.png: raw image → the item mask → the 28×28 input, in `seed` and `photo` modes.
 
     $ .venv/bin/python scripts/figure_preprocess.py [images ...]
+
+Without arguments: one `unseen/` drawing per class for six classes, and six casual-looking photos
+rendered by `train.render` from Fashion-MNIST test items (a garment on wood, a bedsheet, tiles, with
+shadows, hangers and hands; procedural textures only).
 """
 
 from __future__ import annotations
@@ -16,27 +20,61 @@ import matplotlib.pyplot as plt  # noqa: E402
 from edge_app.images import load_image  # noqa: E402
 from edge_app.labelled import labelled_images  # noqa: E402
 from edge_app.labels import LABELS  # noqa: E402
-from edge_app.preprocess import PreprocessSpec, preprocess  # noqa: E402
+from edge_app.preprocess import PreprocessSpec, _resize, item_mask, preprocess, to_array  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(paths: list[Path], out: Path) -> None:
-    fig, axes = plt.subplots(3, len(paths), figsize=(1.6 * len(paths), 5.2))
-    for col, path in enumerate(paths):
-        image = load_image(path)
-        rows = [(image, path.parent.name), (preprocess(image, PreprocessSpec("seed")).image, "seed"),
-                (preprocess(image, PreprocessSpec("photo")).image, "photo")]
-        for row, (img, title) in enumerate(rows):
+def mask_view(image) -> "np.ndarray":
+    """The photo with what `photo` mode takes for the item tinted red (the rest dimmed)."""
+    import numpy as np
+
+    arr = to_array(image)
+    arr = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr
+    h, w = arr.shape[:2]
+    p = PreprocessSpec().photo
+    scale = min(1.0, p.work_size / max(h, w))
+    small = _resize(arr, max(2, round(w * scale)), max(2, round(h * scale)))
+    mask = item_mask(small, p)
+    view = (small * 0.35).astype(np.uint8)
+    if mask is not None:
+        view[mask] = (0.5 * small[mask] + [127, 0, 0]).astype(np.uint8)
+    return view
+
+
+def casual_renders(n: int = 6) -> list:
+    """(image, title) pairs: Fashion-MNIST test items rendered as casual photos, deterministic."""
+    import numpy as np
+
+    from train import render
+    from train.data import load_dataset
+
+    render.PATTERNS = Path("/nonexistent")  # procedural textures only
+    render._gimp_patterns.cache_clear()
+    data = load_dataset(None, allow_download=False)
+    scene = render.Scene(height=240, widths=(320,), blur=0.6)
+    out = []
+    for k, label in enumerate((1, 4, 7, 8, 9, 6)[:n]):
+        i = int(np.flatnonzero(data.y_test == label)[k])
+        rng = np.random.default_rng(100 + k)
+        out.append((render.render_photo(data.x_test[i], label, rng, scene), f"rendered {LABELS[label]}"))
+    return out
+
+
+def main(items: list, out: Path) -> None:
+    fig, axes = plt.subplots(4, len(items), figsize=(1.6 * len(items), 6.8))
+    for col, (image, title) in enumerate(items):
+        rows = [image, mask_view(image), preprocess(image, PreprocessSpec("seed")).image, preprocess(image, PreprocessSpec("photo")).image]
+        for row, img in enumerate(rows):
             ax = axes[row, col]
             ax.imshow(img, cmap="gray", vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(title, fontsize=8)
+                ax.set_title(title, fontsize=7)
             if col == 0:
-                ax.set_ylabel(["raw image", "seed (study)", "photo (ours)"][row], fontsize=9)
-    fig.suptitle("Real images → 28×28 model input: the study's pipeline vs `photo` preprocessing", fontsize=10)
+                ax.set_ylabel(["raw image", "item mask", "seed (study)", "photo (ours)"][row], fontsize=9)
+    fig.suptitle("Real and casual images → 28×28 model input: the study's pipeline vs `photo` preprocessing", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
@@ -44,11 +82,12 @@ def main(paths: list[Path], out: Path) -> None:
 
 
 if __name__ == "__main__":
-    chosen = [Path(p) for p in sys.argv[1:]]
-    if not chosen:  # one image per class from unseen/
-        seen, chosen = set(), []
+    chosen = [(load_image(p), Path(p).parent.name) for p in sys.argv[1:]]
+    if not chosen:  # six classes from unseen/, and six rendered casual photos
+        seen = set()
         for item in labelled_images(ROOT / "unseen"):
-            if item.label not in seen and not item.path.name.startswith(("iconpark", "hugeicons", "ph_")):
+            if item.label not in seen and not item.path.name.startswith(("iconpark", "hugeicons", "ph_")) and len(seen) < 6:
                 seen.add(item.label)
-                chosen.append(item.path)
-    main(chosen[:10], ROOT / "docs" / "preprocessing.png")
+                chosen.append((load_image(item.path), item.path.parent.name))
+        chosen += casual_renders()
+    main(chosen, ROOT / "docs" / "preprocessing.png")

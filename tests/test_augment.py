@@ -1,9 +1,10 @@
-"""Photo-pipeline augmentation for `edge`, and that model's full-integer export."""
+"""Photo-pipeline augmentation for `edge` (rendered photos through the model's own preprocessing), and its int8 export."""
 
 import numpy as np
 import pytest
 
-from train.augment import PhotoAugment, Relight, photo_augment, photo_pipeline, relighter, render_photo
+from edge_app.preprocess import PhotoParams, PreprocessSpec
+from train.augment import Relight, photo_augment, photo_pipeline
 
 
 def _items(n=12, seed=0):
@@ -16,20 +17,22 @@ def _items(n=12, seed=0):
     return x
 
 
-def test_render_is_a_photo_of_the_item():
-    photo = render_photo(_items(1)[0], np.random.default_rng(0))
-    a = PhotoAugment()
-    assert photo.shape == (a.canvas, a.canvas) and photo.dtype == np.uint8
-    assert photo.std() > 5  # an item on a background, not a flat field
-
-
 def test_pipeline_is_deterministic_and_fashion_mnist_shaped():
-    x = _items()
-    a, b = photo_pipeline(x, seed=3, workers=1), photo_pipeline(x, seed=3, workers=1)
+    x, y = _items(), np.arange(12) % 10
+    a, b = photo_pipeline(x, y, seed=3, workers=1), photo_pipeline(x, y, seed=3, workers=1)
     np.testing.assert_array_equal(a, b)
     assert a.shape == x.shape and a.dtype == np.uint8
     assert (a[:, 0, :] == 0).mean() > 0.8  # background black at the borders, like the data set
-    assert not np.array_equal(a, photo_pipeline(x, seed=4, workers=1))
+    assert not np.array_equal(a, photo_pipeline(x, y, seed=4, workers=1))
+    assert ((a > 0).mean(axis=(1, 2)) > 0.1).mean() > 0.8  # the items were found again, not blanks
+
+
+def test_pipeline_uses_the_spec_it_is_given():
+    x, y = _items(), np.arange(12) % 10
+    small = photo_pipeline(x, y, PreprocessSpec("photo", PhotoParams(fit=16)), seed=3, workers=1)
+    full = photo_pipeline(x, y, seed=3, workers=1)
+    extent = lambda imgs: np.mean([max(np.ptp(np.nonzero(i)[0]), np.ptp(np.nonzero(i)[1])) for i in imgs if i.any()])  # noqa: E731
+    assert extent(small) < extent(full) - 6  # items fitted to 16 px, not 28
 
 
 def test_augment_doubles_the_set_and_keeps_labels():

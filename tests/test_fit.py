@@ -131,6 +131,24 @@ def test_resume_when_already_done_trains_nothing(tiny_run, fmnist_dir, tmp_path)
     assert result.metrics["test_accuracy"] == pytest.approx(tiny_run.metrics["test_accuracy"])
 
 
+# ---------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_weights(fmnist_dir, tmp_path):
+    """Two runs of `edge` (photo copies rendered in worker processes, per-epoch re-lighting, dropout,
+    BatchNorm) with one seed on one machine give identical weights and test accuracy."""
+    import keras
+
+    from train.fit import fit
+
+    runs = [fit(TrainConfig(model="edge", epochs=1, limit=200, out=str(tmp_path / f"r{i}"), data_dir=str(fmnist_dir)), progress=False)
+            for i in range(2)]
+    assert runs[0].metrics["test_accuracy"] == runs[1].metrics["test_accuracy"]
+    a, b = (keras.models.load_model(r.path / "model.keras", safe_mode=True).get_weights() for r in runs)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert runs[0].metrics["preprocess"] == runs[1].metrics["preprocess"]
+
+
 # ---------------------------------------------------------------- atomic writes
 
 

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from edge_app.images import load_image
-from edge_app.preprocess import PhotoParams, PreprocessSpec, preprocess, preprocess_batch, to_gray, to_input
+from edge_app.preprocess import VERSION, PhotoParams, PreprocessSpec, preprocess, preprocess_batch, to_gray, to_input
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
 # A handful of committed unseen/ images; UPDATE_GOLDEN=1 rewrites the expected arrays after a
 # deliberate change to the pipeline (and the diff then shows in review).
-GOLDEN_IMAGES = sorted((ROOT / "unseen").glob("*/*.png"))[::12][:6]
+GOLDEN_IMAGES = sorted((ROOT / "unseen").glob("*/*.png"))[::12][:6] + sorted(GOLDEN.glob("casual_*.png"))
 PHOTO, SEED = PreprocessSpec("photo"), PreprocessSpec("seed")
 
 
@@ -41,6 +41,72 @@ def test_golden(path, mode):
 
 def test_golden_set_is_present():
     assert len(GOLDEN_IMAGES) >= 4
+    assert any(p.name.startswith("casual_") for p in GOLDEN_IMAGES)  # a garment on wood, with shadow and hanger
+
+
+def colour_shirt_on(background, item, size=(240, 320), edge=False) -> np.ndarray:
+    """A T-shirt-ish block of one RGB colour on another; `edge`: its hem runs out of the frame."""
+    h, w = size
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = background
+    bottom = h if edge else 3 * h // 4
+    img[h // 4 : bottom, w // 3 : 2 * w // 3] = item
+    img[h // 4 : h // 3, w // 5 : 4 * w // 5] = item
+    return img
+
+
+def test_colour_finds_a_garment_as_bright_as_its_background():
+    # orange on grey: the same luma (143), so a gray-level mask sees nothing; colour sees a shirt
+    orange, grey = (230, 120, 30), (143, 143, 143)
+    assert to_gray(np.array([[orange]], np.uint8))[0, 0] == 143
+    out = preprocess(colour_shirt_on(grey, orange), PHOTO)
+    assert out.has_item
+    ys, xs = np.nonzero(out.image > 0)
+    assert max(np.ptp(ys), np.ptp(xs)) >= 24  # the whole shirt, fitted to 28 px
+    assert (out.image > 0).mean() > 0.3  # a solid silhouette (sleeves and body), not an outline
+
+
+def test_an_item_running_out_of_the_frame_is_kept_to_the_edge():
+    wall, blue = (235, 235, 230), (40, 60, 140)
+    inside, cut = (preprocess(colour_shirt_on(wall, blue, edge=e), PHOTO) for e in (False, True))
+    assert cut.has_item
+    height = lambda img: np.ptp(np.nonzero(img.max(axis=1) > 0)[0])  # noqa: E731
+    # the hem runs to the frame's bottom: the item is half again as tall, not cut off at the ring
+    assert height(cut.image) >= height(inside.image) + 6
+
+
+def test_stripes_and_prints_stay_one_item():
+    img = colour_shirt_on((200, 190, 180), (30, 30, 120))
+    img[60:180:12, 100:220] = (250, 250, 250)  # white stripes across the body
+    img[100:130, 130:190] = (220, 30, 30)  # a red logo
+    out = preprocess(img, PHOTO)
+    assert out.has_item and (out.image > 0).mean() > 0.3
+    assert (out.image[10:20, 10:18] > 0).all()  # stripes and the logo are inside the mask, not holes
+
+
+def test_a_wall_above_a_floor_is_an_empty_scene():
+    img = np.empty((240, 320, 3), np.uint8)
+    img[:60] = (200, 190, 170)  # a narrow strip of wall…
+    img[60:] = (110, 80, 50)  # …above a wooden floor
+    img[58:62] = (240, 240, 240)  # and a skirting board between
+    assert not preprocess(img, PHOTO).has_item
+
+
+def test_empty_scenes_read_as_no_item():
+    scenes = sorted((Path(__file__).parent / "empty_scenes").glob("*.jpg"))
+    assert len(scenes) >= 50
+    found = [preprocess(load_image(p), PHOTO).has_item for p in scenes]
+    assert 1 - np.mean(found) >= 0.9, [p.name for p, f in zip(scenes, found) if f]
+
+
+def test_spec_carries_its_version_and_old_contracts_read_as_v1():
+    d = PHOTO.to_dict()
+    assert d["version"] == VERSION and d["mode"] == "photo"
+    assert PreprocessSpec.from_dict(d) == PHOTO and PHOTO.mismatch() is None
+    old = PreprocessSpec.from_dict({"mode": "photo", "params": {}})  # a contract from before versions
+    assert old.version == 1 and "v1" in old.mismatch()
+    with pytest.raises(ValueError, match="out of range"):
+        PhotoParams(work_size=4)
 
 
 def test_seed_is_the_study_pipeline_exactly():

@@ -2,12 +2,15 @@
 
 import json
 import shutil
+from pathlib import Path
 
 from PIL import Image
 from typer.testing import CliRunner
 
 from edge_app.contract import read_contract
 from export.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
 
 runner = CliRunner()
 
@@ -31,6 +34,39 @@ def test_robustness_table_json_and_confusion(export_run, exported, tmp_path):
     assert "| baseline | int8 |" in md and "Per-class accuracy" in md
     with Image.open(out / "confusion-baseline.png") as im:
         assert im.size[0] > 200
+
+
+def test_robustness_by_source_failure_gallery_and_empty_scenes(export_run, exported, tmp_path):
+    # a labelled folder of two "sources": casual photos (closet_*) and product shots (shop_*)
+    real = tmp_path / "real"
+    for i, src in enumerate(sorted((ROOT / "unseen").glob("*/*.png"))[:12]):
+        (real / src.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, real / src.parent.name / f"{'closet' if i % 3 == 0 else 'shop'}_{i}.png")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for p in sorted((ROOT / "tests" / "empty_scenes").glob("*.jpg"))[:5]:
+        shutil.copy(p, empty / p.name)
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(exported["int8"], models / "baseline-int8.tflite")
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["robustness", str(export_run.parent), str(models), "--out", str(out), "--limit", "20",
+                                 "--real-dir", str(real), "--modes", "photo", "--casual", "closet", "--empty-dir", str(empty)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "robustness.json").read_text())
+    assert data["empty_scenes"]["n"] == 5 and 0 <= data["empty_scenes"]["no_item"] <= 5
+    row = next(r for r in data["rows"] if r["variant"] == "int8")
+    src = row["sources"]["real"]
+    assert src["casual"]["n"] == 4 and src["product"]["n"] == 8
+    assert src["closet"]["n"] == 4 and src["shop"]["n"] == 8
+    # overall accuracy is the count-weighted mean of the two kinds
+    overall = (src["casual"]["acc"] * 4 + src["product"]["acc"] * 8) / 12
+    assert abs(overall - row["real"]["real"]["photo"]) < 1e-9
+    md = (out / "robustness.md").read_text()
+    assert "by kind of photo" in md and "Empty scenes" in md
+    wrong = round((1 - row["real"]["real"]["photo"]) * 12)
+    with Image.open(out / "failures-baseline.png") as im:
+        assert im.size[0] == 6 * 200 and im.size[1] == 24 + max(1, -(-wrong // 6)) * 150  # one tile per failure
 
 
 def test_robustness_bad_flags(export_run, tmp_path):

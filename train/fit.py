@@ -60,7 +60,7 @@ def _datasets(config: TrainConfig, spec):
     if spec.photo_augment:
         from train.augment import photo_augment
 
-        x_tr, y_tr, original = photo_augment(x_tr, y_tr, seed=config.seed)
+        x_tr, y_tr, original = photo_augment(x_tr, y_tr, spec.preprocess, seed=config.seed)
     return to_input(x_tr), y_tr, original, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
 
 
@@ -80,6 +80,8 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     if not os.access(run_dir, os.W_OK):
         raise PermissionError(f"cannot write to {run_dir}")
     keras.utils.set_random_seed(config.seed)
+    # Same seed, same machine → the same weights: deterministic kernels and tf.data ordering.
+    tf.config.experimental.enable_op_determinism()
 
     x_tr, y_tr, original, x_val, y_val, x_te, y_te, data = _datasets(config, spec)
     train_ds = training_feed(x_tr, y_tr, original, spec, config.batch_size, config.seed)
@@ -137,6 +139,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         "seconds_total": time.perf_counter() - started,  # this call: data, augmentation, epochs, test
         "train_images": int(len(x_tr)),
         "images_per_epoch": images_per_epoch(original, spec.photo_share),
+        "preprocess": spec.preprocess.to_dict(),  # how real photos must be prepared for this model
         "validation": "test set" if config.validate_on_test else f"stratified {config.val_fraction:.0%} of training set",
         "replicas": int(strategy.num_replicas_in_sync),  # devices the strategy trained on
         "config": asdict(config),

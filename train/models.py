@@ -11,7 +11,9 @@ Keras is imported inside the builders so that importing this module stays cheap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from edge_app.preprocess import PreprocessSpec
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -33,6 +35,9 @@ class ModelSpec:
     pipeline_augment: bool = False  # random flip/rotate/shift/zoom/contrast/noise per batch, in tf.data
     photo_share: float = 1.0  # with photo_augment: fraction of the photo copies drawn afresh for each epoch
     photometric: float = 0.0  # fraction of the originals re-lit afresh each epoch (train.augment.relighter)
+    # how real photos become its input: photo copies are made with it, metrics.json records it, export
+    # writes it into the contract, and the edge app runs it (warning when it cannot reproduce it)
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
 
     def __call__(self):
         return self.build()
@@ -136,18 +141,13 @@ MODELS: dict[str, ModelSpec] = {
     "robust": ModelSpec(_robust, "study model 3: flips, BN, L2, dropout, ReduceLROnPlateau (56,778 params)", reduce_lr=True),
     "edge": ModelSpec(
         _edge,
-        "ours: BN + depthwise-separable blocks, global pooling, photo-pipeline and lighting augmentation",
-        photo_augment=True,
-        # re-lit afresh each epoch; measured by make run (Keras test / corruption / unseen / wild-dev): the
-        # same half of the originals re-lit once 91.68 / 73.9 / 64.8 / 75.0 %, a fresh half per epoch (with
-        # batch 64) 92.07 / 74.5 / 69.2 / 75.0 %
-        photometric=0.5,
-        # photo_share=0.5 with 14 epochs (same time) measured test 92.49 %, but wild-dev 74.0 → 67.7 %
+        "ours: BN + depthwise-separable blocks, global pooling, trained through rendered casual photos",
+        photo_augment=True,  # one rendered-photo copy of every item, through its own preprocessing
+        photometric=0.5,  # a fresh half of the originals re-lit each epoch (docs/edge-experiments.md)
         label_smoothing=0.1,
         cosine=True,
         batch_size=64,  # 70–74 s/epoch vs 84–93 at 32 on 2 cores
         learning_rate=1.5e-3,
-        # pipeline_augment=True measured: corruption mean 64.3 → 68.5 %, but test 92.5 → 89.8 % in 10 epochs
     ),
 }
 

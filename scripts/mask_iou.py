@@ -1,0 +1,52 @@
+"""How well `photo` mode finds the item: mask IoU on casual photos rendered from Fashion-MNIST *test* items.
+
+    $ .venv/bin/python scripts/mask_iou.py                          # the shipped parameters
+    $ .venv/bin/python scripts/mask_iou.py '{"iterations": 0}' '{"work_size": 80}'
+
+Each rendering (`train.render`, 240×320 or 320×240, procedural and GIMP textures) knows the
+garment's true silhouette, so a mask can be scored without any real photo. This is how the photo
+parameters are chosen; real photos only measure the result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import cv2
+import numpy as np
+
+from edge_app.preprocess import PhotoParams, _resize, item_mask
+from train import render
+from train.data import load_dataset
+
+
+def renderings(n: int = 300, seed: int = 5):
+    data = load_dataset(None, allow_download=False)
+    idx = np.random.default_rng(seed).choice(len(data.x_test), n, replace=False)
+    scene = render.Scene(height=240, widths=(320, 240), scale=(0.5, 1.1), hand=0.3)
+    return [render.render_photo(data.x_test[i], int(data.y_test[i]), np.random.default_rng(1000 + k), scene, with_mask=True)
+            for k, i in enumerate(idx)]
+
+
+def score(cases, p: PhotoParams) -> dict:
+    ious, missed = [], 0
+    for img, truth in cases:
+        h, w = img.shape[:2]
+        scale = p.work_size / max(h, w)
+        small = _resize(img, round(w * scale), round(h * scale))
+        mask = item_mask(small, p)
+        want = cv2.resize(truth.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+        missed += mask is None
+        ious.append(0.0 if mask is None else (mask & want).sum() / max(1, (mask | want).sum()))
+    ious = np.array(ious)
+    return {"mean_iou": float(ious.mean()), "median_iou": float(np.median(ious)), "below_half": float((ious < 0.5).mean()),
+            "no_item": int(missed), "n": len(cases)}
+
+
+if __name__ == "__main__":
+    cases = renderings()
+    for text in sys.argv[1:] or ["{}"]:
+        r = score(cases, PhotoParams(**json.loads(text)))
+        print(f"{text:36s} mean IoU {r['mean_iou']:.3f}  median {r['median_iou']:.3f}  IoU < 0.5: {r['below_half']:.1%}  "
+              f"no item {r['no_item']}/{r['n']}")
