@@ -515,8 +515,9 @@ def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = No
     native_log = warn if options.verbose else None
     with native_stderr() as caught:  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
         clf = Classifier(options.model, threads=options.threads)
-    if native_log and caught.text.strip():
-        native_log(caught.text.strip())
+    for text in caught.text.splitlines():  # the runtime's INFO lines only with --verbose; warnings always
+        if text.strip() and (native_log or not text.startswith("INFO: ")):
+            (native_log or warn)(text)
     # A contract naming 3 labels for a 10-output model would fail at the first frame; say so now.
     check_outputs(clf.contract, clf.probabilities(np.zeros((1, 28, 28), np.uint8)).shape[-1], str(options.model))
     frames = _open_frames(options, native_log)

@@ -304,26 +304,46 @@ def _http(port: int, path: str = "/", host: str | None = None) -> tuple[int, dic
     return int(lines[0].split()[1]), headers, body
 
 
+def _stderr_lines(proc) -> "queue.Queue[str]":
+    """proc's stderr lines, read by a thread: a test waits on them with a timeout, never forever."""
+    import queue
+
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    return lines
+
+
 def test_serve_keeps_showing_the_last_frame_after_a_folder_ends(photos, tmp_path):
     proc = subprocess.Popen(_edge("run", photos, "--serve", 0, "--quiet"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=_env())
+    seen = []
     try:
-        port, lines = None, []
+        lines, port = _stderr_lines(proc), None
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            lines.append(proc.stderr.readline())
-            if lines[-1].startswith("live view:"):
-                port = int(lines[-1].rsplit(":", 1)[1].strip("/\n"))
-            if "still serving the last frame" in lines[-1]:
-                break
-        assert port and "still serving" in lines[-1], lines
+        while time.monotonic() < deadline and not (seen and "still serving the last frame" in seen[-1]):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            if seen[-1].startswith("live view:"):
+                port = int(seen[-1].rsplit(":", 1)[1].strip("/\n"))
+        assert port and "still serving" in seen[-1], seen
         status, _, body = _http(port, "/latest.json")
         assert status == 200 and json.loads(body)["source"].endswith(sorted(p.name for p in photos.iterdir())[-1])
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err  # Ctrl-C is how a held view ends: the run itself was done
-    assert "summary: 6 frames" in err
+        proc.wait(timeout=30)
+    time.sleep(0.2)  # the reader thread drains the rest
+    rest = "".join(seen) + "".join(iter_queue(lines))
+    assert proc.returncode == 0, rest  # Ctrl-C is how a held view ends: the run itself was done
+    assert "summary: 6 frames" in rest
+
+
+def iter_queue(q):
+    import queue
+
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
 
 
 def test_a_wildcard_bind_lists_reachable_addresses_and_warns():

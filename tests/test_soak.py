@@ -111,10 +111,13 @@ def test_a_looped_video_served_to_ten_viewers_stays_bounded(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     stderr_lines: list[str] = []
     try:
-        line = proc.stderr.readline()
-        stderr_lines.append(line)
-        assert line.startswith("live view: http://127.0.0.1:"), line + proc.stderr.read()
-        port = int(line.rsplit(":", 1)[1].strip("/\n"))
+        port = None
+        for line in proc.stderr:  # warnings (a model's preprocessing version, …) may come first
+            stderr_lines.append(line)
+            if line.startswith("live view: http://127.0.0.1:"):
+                port = int(line.rsplit(":", 1)[1].strip("/\n"))
+                break
+        assert port, "".join(stderr_lines)  # the run ended before serving (stderr is at its end here)
         drain = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)
         drain.start()
 
