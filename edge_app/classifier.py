@@ -106,7 +106,7 @@ class Classifier:
 
     def decide(self, probs: np.ndarray, top_k: int = 3, threshold: float = 0.0, ms_pre: float = 0.0, ms_inf: float = 0.0) -> Prediction:
         """Probabilities → a Prediction (top-k, and "uncertain" below `threshold`)."""
-        order = np.argsort(-probs)[: max(1, top_k)]
+        order = np.argsort(-probs, kind="stable")[: max(1, top_k)]  # ties: the lower class index first, every time
         top = [(self.labels[i], float(probs[i])) for i in order]
         best = int(order[0])
         label = self.labels[best] if probs[best] >= threshold else UNCERTAIN

@@ -4,22 +4,56 @@
 
 One loop for every source. Preprocessing is the model contract's (`Classifier.spec`), applied by
 `edge_app.preprocess`; colour conversion happened once, at the source boundary (`sources.py`).
+
+Made to run for days under systemd: nothing the user made is touched before the run has started
+(source open, port bound, window up); every record carries a timestamp and the run's id; every
+ending — done, Ctrl-C, SIGTERM, a stream lost for good, a closed pipe — gives a summary and its
+own exit code (`Summary.exit_code`).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
+import re
+import secrets
+import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from edge_app.atomic import atomic_write
 from edge_app.classifier import DEFAULT_MODEL, Classifier, Prediction
-from edge_app.sources import Frame, open_source
+from edge_app.contract import check_outputs
+from edge_app.quiet import native_stderr
+from edge_app.sources import Frame, SourceError, is_live, open_source
+
+# Exit codes of `fashion-edge run`, one per way a run can end (documented in the CLI's help).
+EXIT_OK = 0  # the source ended, --max-frames was reached, the window was closed, or stdout was closed
+EXIT_FATAL = 1  # the run could not start, or failed (a bad flag, no model, a port in use, …)
+EXIT_SOME_FAILED = 3  # finished, but some inputs could not be read
+EXIT_STREAM_LOST = 4  # a live stream dropped and stayed down (--retries exhausted)
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as for every fashion-* command
+EXIT_TERMINATED = 143  # SIGTERM (what `systemctl stop` sends): 128 + 15
+# Disk-full errors: saving frames stops, classification goes on.
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+# Characters FAT/exFAT (USB sticks) refuse in file names, and control characters.
+_UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f#]+')
+_SAVED = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}_\d{6,}_.*\.jpg$")  # the names _FrameSaver gives
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +73,35 @@ class RunOptions:
     jsonl: str | None = None  # one JSON object per frame
     csv: str | None = None  # one CSV row per frame
     save_dir: str | None = None  # annotated frames as JPEG
+    save_max: int = 1000  # keep at most this many saved frames, oldest removed first (0 = no limit)
     serve: int | None = None  # port of the MJPEG live view
     host: str = "127.0.0.1"  # interface the live view binds to
     show: bool = False  # an OpenCV window (needs the GUI build of OpenCV)
     quiet: bool = False  # no per-frame lines
+    append: bool = False  # add to --jsonl/--csv instead of replacing them (a log that survives restarts)
+    loop: bool = False  # start a file, folder or glob over when it ends (a demo feed for --serve)
+    hold: bool = True  # with --serve, keep showing the last frame after a finite source ends, until stopped
+    summary: str | None = None  # also write the summary as JSON here, however the run ends
+    timeout: float = 10.0  # seconds to wait for a stream URL to open (and for each frame)
+    verbose: bool = False  # let LiteRT's and OpenCV's own messages through (passwords still redacted)
+
+
+def now_iso() -> str:
+    """UTC now as ISO 8601 with milliseconds: what every record and summary is stamped with."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """"20261201T074500Z-3f2a": sortable by start time, unique enough to tell restarts apart in a log."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+# How a run ended → its exit code (errors in the inputs turn a clean ending into EXIT_SOME_FAILED).
+ENDINGS = {
+    "done": EXIT_OK, "max frames": EXIT_OK, "window closed": EXIT_OK, "output closed": EXIT_OK,
+    "interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED,
+    "stream lost": EXIT_STREAM_LOST, "failed": EXIT_FATAL,
+}
 
 
 @dataclass
@@ -52,14 +111,34 @@ class Summary:
     ms_preprocess: list[float] = field(default_factory=list)
     ms_inference: list[float] = field(default_factory=list)
     classes: Counter = field(default_factory=Counter)
-    interrupted: bool = False
+    ending: str = "done"  # a key of ENDINGS
+    fatal: str | None = None  # the one-line reason of a "stream lost" or "failed" ending
+    run_id: str = field(default_factory=new_run_id)
+    started: str = field(default_factory=now_iso)
+    ended: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) a folder held but no image
+    saved: int = 0  # annotated frames written to --save-dir
+    save_stopped: str | None = None  # why saving stopped (disk full), if it did
+
+    @property
+    def interrupted(self) -> bool:
+        return self.ending in ("interrupted", "terminated")
+
+    @property
+    def exit_code(self) -> int:
+        code = ENDINGS[self.ending]
+        return EXIT_SOME_FAILED if code == EXIT_OK and self.errors else code
 
     def stats(self) -> dict:
         def agg(values):
             return {"mean": float(np.mean(values)), "p95": float(np.percentile(values, 95))} if values else {"mean": 0.0, "p95": 0.0}
 
         return {
+            "run": self.run_id, "started": self.started, "ended": self.ended,
+            "ending": self.ending, "exit_code": self.exit_code, "fatal": self.fatal,
             "frames": self.frames, "errors": self.errors, "interrupted": self.interrupted,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "saved": self.saved, "save_stopped": self.save_stopped,
             "ms_preprocess": agg(self.ms_preprocess), "ms_inference": agg(self.ms_inference),
             "classes": dict(self.classes.most_common()),
         }
@@ -67,9 +146,11 @@ class Summary:
     def text(self) -> str:
         s = self.stats()
         hist = ", ".join(f"{k}: {v}" for k, v in s["classes"].items()) or "-"
+        ending = "" if self.ending in ("done", "max frames") else f" ({self.ending})"
+        skipped = f", {len(self.skipped)} files skipped" if self.skipped else ""
         return (
-            f"summary: {s['frames']} frames, {s['errors']} errors"
-            f"{' (interrupted)' if self.interrupted else ''}; preprocess {s['ms_preprocess']['mean']:.2f} ms mean / "
+            f"summary: {s['frames']} frames, {s['errors']} errors{skipped}"
+            f"{ending}; preprocess {s['ms_preprocess']['mean']:.2f} ms mean / "
             f"{s['ms_preprocess']['p95']:.2f} ms p95; inference {s['ms_inference']['mean']:.2f} ms mean / "
             f"{s['ms_inference']['p95']:.2f} ms p95; classes: {hist}"
         )
@@ -119,40 +200,115 @@ def line(rec: dict) -> str:
     return f"{rec['source']}  {rec['label']}  [{top}]  pre {rec['ms_preprocess']:.2f} ms  inf {rec['ms_inference']:.2f} ms"
 
 
-class _Outputs:
-    """The sinks a run writes to, opened once and closed however the run ends."""
+def _check_writable(path: str, flag: str) -> None:
+    """Fail before the run starts — and before anything is truncated — when `path` cannot be written."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ValueError(f"{flag} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: folder {folder} does not exist")
+    if not os.access(target if target.exists() else folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: permission denied")
 
-    def __init__(self, options: RunOptions):
-        self.options = options
-        self.jsonl = self.csv_file = self.csv = self.save_dir = self.server = self.window = self.fps = None
+
+def safe_name(text: str) -> str:
+    """A file-name part valid on FAT/exFAT USB sticks too: no `:` (as in "camera:0"), `#`, `?`, …"""
+    return _UNSAFE_NAME.sub("_", text).strip(" ._") or "frame"
+
+
+class _FrameSaver:
+    """Annotated frames in a folder: at most `limit` of them, oldest removed first (frames saved by
+    earlier runs count too, so a week of restarts cannot fill the card); on a full disk it stops
+    saving with one warning — classification goes on."""
+
+    def __init__(self, folder: Path, limit: int, warn: Callable[[str], None]) -> None:
+        self.folder, self.limit, self.warn = folder, limit, warn
+        folder.mkdir(parents=True, exist_ok=True)
+        self.kept: deque[Path] = deque(sorted(p for p in folder.iterdir() if _SAVED.match(p.name)))
+        self.saved = 0
+        self.stopped: str | None = None
+
+    def save(self, name: str, jpeg: bytes) -> None:
+        if self.stopped:
+            return
+        path = self.folder / name
         try:
-            self._open(options)
+            _save_jpeg(path, jpeg)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            self.stopped = f"{self.folder}: disk full ({exc.strerror or exc}) after {self.saved} frames"
+            self.warn(f"warning: --save-dir {self.stopped}; no more frames are saved, classification goes on")
+            return
+        self.saved += 1
+        self.kept.append(path)
+        while self.limit and len(self.kept) > self.limit:
+            self.kept.popleft().unlink(missing_ok=True)
+
+
+def _save_jpeg(path: Path, jpeg: bytes) -> None:
+    """Write one frame; a partial file (the disk filled up mid-write) is removed, never left behind."""
+    try:
+        with open(path, "wb") as f:
+            f.write(jpeg)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+class _Outputs:
+    """The sinks a run writes to, closed however the run ends.
+
+    The live sinks (web view, window) open first, because they are what usually fails (a port in use,
+    no display). The files open at the first frame: a run that never started truncates nothing."""
+
+    def __init__(self, options: RunOptions, run_id: str, warn: Callable[[str], None] = print):
+        self.options, self.run_id, self.warn = options, run_id, warn
+        self.jsonl = self.csv_file = self.csv = self.saver = self.server = self.window = self.fps = None
+        self._files_open = False
+        for path, flag in ((options.jsonl, "--jsonl"), (options.csv, "--csv"), (options.summary, "--summary")):
+            if path:
+                _check_writable(path, flag)
+        try:
+            self._open_live(options)
         except BaseException:
             self.close()  # a sink that failed to open (port in use, no GUI) leaves none of the others open
             raise
 
-    def _open(self, options: RunOptions) -> None:
-        self.jsonl = open(options.jsonl, "w", encoding="utf-8") if options.jsonl else None
-        self.csv_file = open(options.csv, "w", newline="", encoding="utf-8") if options.csv else None
-        self.csv = csv.writer(self.csv_file) if self.csv_file else None
-        if self.csv:
-            self.csv.writerow(["source", "label", "score", "top_k", "ms_preprocess", "ms_inference", "error"])
-        self.save_dir = Path(options.save_dir) if options.save_dir else None
-        if self.save_dir:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
+    def _open_live(self, options: RunOptions) -> None:
         if options.serve is not None:
-            from edge_app.serve import LiveServer
+            from edge_app.serve import LiveServer, describe
 
             self.server = LiveServer(options.host, options.serve).start()
-            print(f"live view: {self.server.url}", file=sys.stderr)
+            for text in describe(self.server):
+                self.warn(text)
         if options.show:
-            from edge_app.window import Window
+            from edge_app.window import Window, WindowUnavailable
 
-            self.window = Window("fashion-edge")
-        if self.save_dir or self.server or self.window:
+            try:
+                self.window = Window("fashion-edge")
+            except WindowUnavailable as exc:
+                raise ValueError(f"--show: {exc}") from None
+        if options.save_dir or self.server or self.window:
             from edge_app.annotate import FpsMeter
 
             self.fps = FpsMeter(10)
+
+    def _open_files(self) -> None:
+        """Open --jsonl/--csv/--save-dir at the first frame (append mode keeps what is there)."""
+        options, mode = self.options, "a" if self.options.append else "w"
+        self._files_open = True
+        if options.jsonl:
+            self.jsonl = open(options.jsonl, mode, encoding="utf-8")
+        if options.csv:
+            fresh = mode == "w" or not Path(options.csv).exists() or Path(options.csv).stat().st_size == 0
+            self.csv_file = open(options.csv, mode, newline="", encoding="utf-8")
+            self.csv = csv.writer(self.csv_file)
+            if fresh:
+                self.csv.writerow(["time", "run", "source", "label", "score", "top_k", "ms_preprocess", "ms_inference", "error"])
+        if options.save_dir:
+            self.saver = _FrameSaver(Path(options.save_dir), options.save_max, self.warn)
 
     @property
     def wants_frames(self) -> bool:
@@ -160,25 +316,29 @@ class _Outputs:
 
     def write(self, rec: dict, frame: Frame) -> bool:
         """Send one frame's result everywhere; False when the user asked to quit (window q/ESC)."""
+        if not self._files_open:
+            self._open_files()
         if self.jsonl:
             self.jsonl.write(json.dumps(rec) + "\n")
             self.jsonl.flush()
         if self.csv:
             top = ";".join(f"{t['label']}:{t['score']:.4f}" for t in rec["top_k"])
-            self.csv.writerow([rec["source"], rec["label"], rec["score"], top, rec["ms_preprocess"], rec["ms_inference"], rec["error"] or ""])
+            self.csv.writerow([rec["time"], rec["run"], rec["source"], rec["label"], rec["score"], top,
+                               rec["ms_preprocess"], rec["ms_inference"], rec["error"] or ""])
             self.csv_file.flush()
         if not self.wants_frames or frame.image is None:
             return True
         from edge_app.annotate import annotate, encode_jpeg
 
-        fps = self.fps.tick()
+        # Frames of a stream are named "<stream>#<n>"; a still image has no frame rate to show.
+        fps = self.fps.tick() if "#" in frame.source else None
         text = [rec["error"] or f"{rec['label']} {rec['score']:.2f}"] + [f"{t['label']} {t['score']:.2f}" for t in rec["top_k"][1:3]]
         annotated = annotate(frame.image, text, fps=fps)
-        if self.save_dir:
-            name = f"{frame.index:06d}_{Path(frame.source.split('#')[0]).stem}.jpg"
-            (self.save_dir / name).write_bytes(encode_jpeg(annotated))
+        jpeg = encode_jpeg(annotated) if (self.saver or self.server) else b""
+        if self.saver:
+            self.saver.save(f"{self.run_id}_{frame.index:06d}_{safe_name(Path(frame.source.split('#')[0]).stem)}.jpg", jpeg)
         if self.server:
-            self.server.publish(encode_jpeg(annotated), {**rec, "fps": round(fps, 1)})
+            self.server.publish(jpeg, {**rec, "fps": round(fps, 1) if fps is not None else None})
         if self.window:
             return self.window.show(annotated)
         return True
@@ -193,51 +353,215 @@ class _Outputs:
             self.window.close()
 
 
-def run(options: RunOptions, echo=print) -> Summary:
-    """Classify every frame of `options.source`; Ctrl-C ends the run with its summary."""
-    clf = Classifier(options.model, threads=options.threads)
-    frames = open_source(options.source, retries=options.retries)
-    smoother = Smoother(options.smooth) if options.smooth > 1 else None
-    summary = Summary()
-    outputs = None
-    min_gap = 1.0 / options.fps_limit if options.fps_limit else 0.0
-    last = 0.0
-    try:
-        outputs = _Outputs(options)
-        for frame in frames:
-            if options.max_frames is not None and summary.frames >= options.max_frames:
-                break
-            if min_gap:
-                wait = last + min_gap - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                last = time.perf_counter()
-            summary.frames += 1
-            error = frame.error
-            pred = None
-            if error is None:
-                try:
-                    # streams name frames "<stream>#<n>"; files in a folder are independent, never smoothed
-                    pred = classify_frame(clf, frame, options, smoother if "#" in frame.source else None)
-                except ValueError as exc:
-                    error = " ".join(str(exc).split())
-            if error:
-                summary.errors += 1
-            else:
-                summary.ms_preprocess.append(pred.ms_preprocess)
-                summary.ms_inference.append(pred.ms_inference)
-                summary.classes[pred.label] += 1
-            rec = record(frame, pred, error)
-            if not options.quiet:
-                echo(line(rec))
-            if not outputs.write(rec, frame):
-                break
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
+class _Signals:
+    """SIGINT and SIGTERM while a run is on: `KeyboardInterrupt` / `Terminated` in the main thread,
+    so a run ends the same way on Ctrl-C and on `systemctl stop` — outputs closed, summary printed.
+
+    Inside `deferred()` (one frame's record going to every output, and into the summary) the signal
+    waits until the block is done: a frame is in the summary exactly when its record is in the files."""
+
+    def __init__(self) -> None:
+        self.pending: type[BaseException] | None = None
+        self.critical = False
+
+    def _handler(self, signum, frame) -> None:
+        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.critical:
+            self.pending = self.pending or exc
+        else:
+            raise exc()
+
+    @contextmanager
+    def installed(self):
+        """Handle both signals for the block (a no-op outside the main thread, where signals never land)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @contextmanager
+    def deferred(self):
+        self.critical = True
+        try:
+            yield
+        finally:
+            self.critical = False
+            pending, self.pending = self.pending, None
+            if pending is not None:
+                raise pending()
+
+
+def _open_frames(options: RunOptions, native_log: Callable[[str], None] | None) -> Iterator[Frame]:
+    """The source's frames; with `loop`, a file, folder or glob started over each time it ends."""
+    def open_once():
+        return open_source(options.source, retries=options.retries, timeout=options.timeout, native_log=native_log)
+
+    frames = open_once()
+    if not options.loop:
+        return frames
+    if is_live(options.source):
         close = getattr(frames, "close", None)
         if close:
-            close()  # releases a camera even when an output failed to open
-        if outputs is not None:
-            outputs.close()
+            close()
+        raise ValueError("--loop is for files, folders and globs; a camera or live stream runs until it is stopped")
+    return _Looped(frames, open_once)
+
+
+class _Looped:
+    """Frames of a finite source, reopened whenever it ends; numbered on across passes.
+
+    A pass without one readable frame ends the loop (ValueError, a "failed" run): looping over
+    broken files would only spin the CPU. `skipped` is the first pass's (it is the same every pass)."""
+
+    def __init__(self, first: Iterator[Frame], reopen: Callable[[], Iterator[Frame]]) -> None:
+        self.current, self.reopen = first, reopen
+        self.skipped = getattr(first, "skipped", [])
+        self._it = self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        index = 0
+        while True:
+            good = 0
+            for frame in self.current:
+                good += frame.ok
+                yield Frame(frame.source, index, frame.image, frame.error)
+                index += 1
+            if not good:
+                raise ValueError("--loop: a whole pass gave no readable frame; stopping")
+            self.current = self.reopen()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Frame:
+        return next(self._it)
+
+    def close(self) -> None:
+        close = getattr(self.current, "close", None)
+        if close:
+            close()
+        self._it.close()
+
+
+def _hold(server, warn: Callable[[str], None]) -> None:
+    """Keep the web view up, showing the last frame, until Ctrl-C or SIGTERM: the expected way to end
+    it, so the run still counts as done."""
+    try:  # the notice inside the try: a Ctrl-C right after it must not count as an interruption
+        warn(f"source ended; still serving the last frame at {server.url} (Ctrl-C to stop)")
+        while True:
+            time.sleep(0.5)
+    except (KeyboardInterrupt, Terminated):
+        return
+
+
+def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summary: Summary, echo, signals: _Signals) -> str:
+    """Classify until the source ends; returns the ending ("done", "max frames", "window closed")."""
+    smoother = Smoother(options.smooth) if options.smooth > 1 else None
+    min_gap = 1.0 / options.fps_limit if options.fps_limit else 0.0
+    last = 0.0
+    for frame in frames:
+        if options.max_frames is not None and summary.frames >= options.max_frames:
+            return "max frames"
+        if min_gap:
+            wait = last + min_gap - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            last = time.perf_counter()
+        error = frame.error
+        pred = None
+        if error is None:
+            try:
+                # streams name frames "<stream>#<n>"; files in a folder are independent, never smoothed
+                pred = classify_frame(clf, frame, options, smoother if "#" in frame.source else None)
+            except ValueError as exc:
+                error = " ".join(str(exc).split())
+        rec = {"time": now_iso(), "run": summary.run_id, **record(frame, pred, error)}
+        if not options.quiet:
+            echo(line(rec))
+        with signals.deferred():  # the record everywhere and the frame counted, or neither
+            keep_going = outputs.write(rec, frame)
+            _count(summary, pred, error)
+            if outputs.saver is not None:
+                summary.saved, summary.save_stopped = outputs.saver.saved, outputs.saver.stopped
+        if not keep_going:
+            return "window closed"
+    return "done"
+
+
+def _count(summary: Summary, pred: Prediction | None, error: str | None) -> None:
+    summary.frames += 1
+    if error:
+        summary.errors += 1
+    else:
+        summary.ms_preprocess.append(pred.ms_preprocess)
+        summary.ms_inference.append(pred.ms_inference)
+        summary.classes[pred.label] += 1
+
+
+def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = None) -> Summary:
+    """Classify every frame of `options.source` and return how it went.
+
+    Whatever ends the run — the source, Ctrl-C, SIGTERM, a stream lost for good, a closed stdout,
+    a failing output — ends it with a Summary (`ending`, `exit_code`, `fatal`), written to
+    `options.summary` too. Only what stops the run from starting (model, source, port, window,
+    unwritable output) raises, and then no file has been touched.
+    """
+    warn = warn or (lambda text: print(text, file=sys.stderr))
+    native_log = warn if options.verbose else None
+    with native_stderr() as caught:  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
+        clf = Classifier(options.model, threads=options.threads)
+    for text in caught.text.splitlines():  # the runtime's INFO lines only with --verbose; warnings always
+        if text.strip() and (native_log or not text.startswith("INFO: ")):
+            (native_log or warn)(text)
+    # A contract naming 3 labels for a 10-output model would fail at the first frame; say so now.
+    check_outputs(clf.contract, clf.probabilities(np.zeros((1, 28, 28), np.uint8)).shape[-1], str(options.model))
+    frames = _open_frames(options, native_log)
+    summary = Summary(skipped=list(getattr(frames, "skipped", [])))
+    if summary.skipped:
+        from edge_app.sources import skip_note
+
+        warn(f"warning: skipped {len(summary.skipped)} files that are not images this app reads: {skip_note(summary.skipped)}")
+    outputs = None
+    try:
+        with _Signals().installed() as signals:
+            try:
+                outputs = _Outputs(options, summary.run_id, warn)
+            except BaseException:
+                _close(frames)  # releases a camera even when an output failed to open
+                raise
+            try:
+                summary.ending = _loop(frames, clf, options, outputs, summary, echo, signals)
+                if summary.ending == "done" and outputs.server is not None and options.hold:
+                    _hold(outputs.server, warn)
+            except KeyboardInterrupt:
+                summary.ending = "interrupted"
+            except Terminated:
+                summary.ending = "terminated"
+            except SourceError as exc:
+                summary.ending, summary.fatal = "stream lost", str(exc)
+            except BrokenPipeError:
+                summary.ending = "output closed"  # `fashion-edge run … | head`: a normal way to stop
+            except Exception as exc:  # noqa: BLE001 - an output failing mid-run still ends with a summary
+                from edge_app.errors import one_line
+
+                summary.ending, summary.fatal = "failed", one_line(exc)
+            finally:
+                _close(frames)
+                outputs.close()
+    finally:
+        if outputs is not None:  # the run started: say how it ended, in the file too
+            summary.ended = now_iso()
+            if options.summary:
+                atomic_write(options.summary, json.dumps(summary.stats(), indent=2) + "\n")
     return summary
+
+
+def _close(frames) -> None:
+    close = getattr(frames, "close", None)
+    if close:
+        close()

@@ -13,6 +13,7 @@ OpenCV and picamera2 are imported only when a stream is opened, so folders work 
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -21,16 +22,33 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import numpy as np
 
-from edge_app.images import IMAGE_EXTENSIONS, ImageError, load_image
+from edge_app.images import DECODE_EDGE, IMAGE_EXTENSIONS, ImageError, load_image
+from edge_app.quiet import native_stderr
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".h264")
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 PICAMERA = "picamera2"
 _GLOB_CHARS = re.compile(r"[*?\[]")
+# Files a folder may hold that are pictures Pillow cannot decode here: named in the skip note with why.
+KNOWN_UNSUPPORTED = {
+    ".heic": "HEIC (the iPhone default) needs pillow-heif, or export as JPEG",
+    ".heif": "HEIF needs pillow-heif, or export as JPEG",
+    ".avif": "AVIF is not supported; export as JPEG",
+    ".svg": "a vector drawing, not a photo",
+    ".psd": "a Photoshop file; export as JPEG or PNG",
+    ".dng": "a camera RAW file; export as JPEG",
+    ".cr2": "a camera RAW file; export as JPEG",
+    ".nef": "a camera RAW file; export as JPEG",
+    ".arw": "a camera RAW file; export as JPEG",
+}
+# Query-string keys that carry a secret on cheap IP cameras (`…/video.cgi?user=admin&pwd=…`).
+SECRET_KEYS = frozenset({"pwd", "pass", "passwd", "password", "psw", "token", "key", "apikey", "api_key",
+                         "auth", "secret", "sig", "signature", "access_token", "credentials"})
+OPEN_TIMEOUT_S = 10.0  # default wait for a stream to open (OpenCV's own is 30 s, silently)
 
 # Seam for tests: the retry loop sleeps through this name, so tests can replace it.
 _sleep = time.sleep
@@ -72,6 +90,8 @@ def open_source(
     backoff: float = 0.5,
     recursive: bool = True,
     capture_factory: CaptureFactory | None = None,
+    timeout: float = OPEN_TIMEOUT_S,
+    native_log: Callable[[str], None] | None = None,
 ) -> Iterator[Frame]:
     """Open `spec` and return an iterator of Frames.
 
@@ -85,6 +105,9 @@ def open_source(
         backoff: seconds before the first reopen; doubled before each further one.
         recursive: whether a folder's subfolders are searched too.
         capture_factory: opens a stream target; defaults to `cv2.VideoCapture` / the Pi camera.
+        timeout: seconds to wait for a stream URL to open (and for each read) before giving up.
+        native_log: receives what OpenCV/FFmpeg print while a stream opens, passwords redacted;
+            None drops it (OpenCV's `[ WARN ]` lines would interleave with the results).
 
     Returns:
         An iterator of `Frame`s; streams run until they end (video file) or fail (`SourceError`).
@@ -93,8 +116,9 @@ def open_source(
         SourceError: a path that does not exist, an unsupported file type, an empty folder or glob,
             a stream that does not open, or (while iterating) a live stream that stays down.
     """
-    factory = capture_factory or _open_capture
     text = str(spec).strip()
+    factory = capture_factory or functools.partial(
+        _open_capture, timeout=timeout, native_log=native_log, secrets=url_secrets(text))
 
     if text == PICAMERA:
         return _stream(factory, PICAMERA, PICAMERA, live=True, retries=retries, backoff=backoff,
@@ -106,57 +130,108 @@ def open_source(
     if urlsplit(text).scheme.lower() in URL_SCHEMES:
         # A URL to a video *file* (…/clip.mp4) ends like a file; reconnecting would replay it forever.
         live = Path(urlsplit(text).path).suffix.lower() not in VIDEO_EXTENSIONS
-        return _stream(factory, text, _redact(text), live=live, retries=retries, backoff=backoff)
+        return _stream(factory, text, redact_url(text), live=live, retries=retries, backoff=backoff)
 
     path = Path(text).expanduser()
     if path.is_dir():
-        files = _list_images(path, recursive)
+        files, skipped = _list_images(path, recursive)
         if not files:
             where = "in or under" if recursive else "in"
-            raise SourceError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) {where} folder {text}")
-        return _images(files)
+            also = f"; skipped {len(skipped)}: {skip_note(skipped)}" if skipped else ""
+            raise SourceError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) {where} folder {text}{also}")
+        return FileFrames(files, skipped)
     if path.exists():
         suffix = path.suffix.lower()
         if suffix in VIDEO_EXTENSIONS:
             return _stream(factory, str(path), text, live=False, retries=retries, backoff=backoff)
         if suffix in IMAGE_EXTENSIONS:
-            return _images([path])
+            return FileFrames([path])
+        if suffix in KNOWN_UNSUPPORTED:
+            raise SourceError(f"unsupported file type {suffix!r}: {text} ({KNOWN_UNSUPPORTED[suffix]})")
         raise SourceError(
             f"unsupported file type {suffix or '(no extension)'!r}: {text}; expected an image "
             f"({' '.join(IMAGE_EXTENSIONS)}) or a video ({' '.join(VIDEO_EXTENSIONS)})"
         )
     if _GLOB_CHARS.search(text):
-        files = sorted(
-            Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True)
-            if Path(p).suffix.lower() in IMAGE_EXTENSIONS and Path(p).is_file()
-        )
+        matched = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True) if Path(p).is_file())
+        files = [p for p in matched if p.suffix.lower() in IMAGE_EXTENSIONS]
+        skipped = [(str(p), _skip_reason(p.suffix.lower())) for p in matched
+                   if p.suffix.lower() not in IMAGE_EXTENSIONS and not p.name.startswith(".")]
         if not files:
-            raise SourceError(f"no image files match {text}")
-        return _images(files)
+            also = f"; skipped {len(skipped)}: {skip_note(skipped)}" if skipped else ""
+            raise SourceError(f"no image files match {text}{also}")
+        return FileFrames(files, skipped)
     raise SourceError(f"no such file or folder: {text}")
 
 
 # --- files ---------------------------------------------------------------------------------------
 
-def _list_images(root: Path, recursive: bool) -> list[Path]:
-    """Image files in `root`, sorted by their path relative to it (so the order is stable)."""
+def _list_images(root: Path, recursive: bool) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files in `root` sorted by their path relative to it (so the order is stable), and the
+    other files as (path, reason) — a folder never drops a file without saying so."""
     found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     # os.walk without followlinks: a symlink loop cannot make this run forever.
     for folder, dirs, names in os.walk(root):
-        # Hidden entries are skipped: macOS leaves "._photo.jpg" resource forks (not images) on
-        # USB sticks, and ".thumbnails" folders would double every picture.
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        found += [Path(folder, n) for n in names
-                  if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
+        # Hidden entries are skipped silently: macOS leaves "._photo.jpg" resource forks (not
+        # images) on USB sticks, and ".thumbnails" folders would double every picture.
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        for n in sorted(names):
+            if n.startswith("."):
+                continue
+            suffix = Path(n).suffix.lower()
+            if suffix in IMAGE_EXTENSIONS:
+                found.append(Path(folder, n))
+            else:
+                skipped.append((str(Path(folder, n)), _skip_reason(suffix)))
+    return sorted(found, key=lambda p: p.relative_to(root).parts), skipped
 
 
-def _images(files: list[Path]) -> Iterator[Frame]:
-    for index, path in enumerate(files):
-        try:
-            yield Frame(str(path), index, load_image(path))
-        except ImageError as exc:
-            yield Frame(str(path), index, None, exc.reason)
+def _skip_reason(suffix: str) -> str:
+    return KNOWN_UNSUPPORTED.get(suffix, "not an image file" if suffix else "no file extension")
+
+
+def skip_note(skipped: list[tuple[str, str]], most: int = 5) -> str:
+    """"a.heic (HEIC needs …), notes.txt (not an image file), … and 3 more": one line for a warning."""
+    shown = [f"{Path(p).name} ({why})" for p, why in skipped[:most]]
+    more = f" and {len(skipped) - most} more" if len(skipped) > most else ""
+    return ", ".join(shown) + more
+
+
+class FileFrames:
+    """Frames of image files, decoded one at a time; `skipped` names the files a folder held that are
+    not images this app decodes (with the reason), so a run can count and report them."""
+
+    def __init__(self, files: list[Path], skipped: list[tuple[str, str]] | None = None) -> None:
+        self.files = files
+        self.skipped = skipped or []
+        self._it = self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.files):
+            try:
+                # A 48-MP photo is decoded at reduced scale: the model needs 28×28, a Pi has 1–2 GB.
+                yield Frame(str(path), index, load_image(path, max_edge=DECODE_EDGE))
+            except ImageError as exc:
+                yield Frame(str(path), index, None, exc.reason)
+
+    def __iter__(self) -> FileFrames:
+        return self
+
+    def __next__(self) -> Frame:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()
+
+
+def is_live(spec: str) -> bool:
+    """Whether `spec` names a source that never ends by itself (a camera, the Pi camera, a live URL)."""
+    text = str(spec).strip()
+    if text == PICAMERA or text.isdigit():
+        return True
+    parts = urlsplit(text)
+    return parts.scheme.lower() in URL_SCHEMES and Path(parts.path).suffix.lower() not in VIDEO_EXTENSIONS
 
 
 # --- streams -------------------------------------------------------------------------------------
@@ -227,8 +302,13 @@ def _frame(bgr: np.ndarray, source: str, index: int) -> Frame:
     return Frame(source, index, rgb)
 
 
-def _open_capture(target: Any) -> Capture:
-    """The default capture factory: the Pi camera for PICAMERA, else `cv2.VideoCapture(target)`."""
+def _open_capture(target: Any, *, timeout: float = OPEN_TIMEOUT_S, native_log: Callable[[str], None] | None = None,
+                  secrets: tuple[str, ...] = ()) -> Capture:
+    """The default capture factory: the Pi camera for PICAMERA, else `cv2.VideoCapture(target)`.
+
+    What OpenCV and FFmpeg print meanwhile (their own `[ WARN ]` lines, which quote the URL with
+    its password) is caught at the file-descriptor level and handed to `native_log`, redacted.
+    """
     if target == PICAMERA:
         return _PiCamera()
     try:
@@ -236,7 +316,17 @@ def _open_capture(target: Any) -> Capture:
     except ImportError:
         raise SourceError("OpenCV is needed for cameras, videos and streams: "
                           "pip install opencv-python-headless") from None
-    return cv2.VideoCapture(target)
+    with native_stderr() as caught:
+        if isinstance(target, str) and urlsplit(target).scheme.lower() in URL_SCHEMES:
+            ms = max(1, int(timeout * 1000))
+            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        else:
+            cap = cv2.VideoCapture(target)
+    if native_log is not None and caught.text.strip():
+        for text in caught.text.strip().splitlines():
+            if text.strip():
+                native_log(redact(text, secrets))
+    return cap
 
 
 class _PiCamera:
@@ -286,11 +376,44 @@ class _PiCamera:
                 self._cam = None
 
 
-def _redact(url: str) -> str:
-    """Hide a stream URL's password: Frame.source ends up in logs and result files."""
+def redact_url(url: str) -> str:
+    """A stream URL with its password and secret query values (`pwd=`, `token=`, …) as `***`:
+    Frame.source ends up on stdout, in result files and in the live view."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    user = user.split(":", 1)[0] + ":***" if ":" in user else user
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        user = user.split(":", 1)[0] + ":***" if ":" in user else user
+        netloc = f"{user}@{host}"
+    query = "&".join(
+        f"{piece.split('=', 1)[0]}=***" if "=" in piece and piece.split("=", 1)[0].lower() in SECRET_KEYS else piece
+        for piece in parts.query.split("&")
+    ) if parts.query else parts.query
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Every spelling of the secrets in a URL (as typed, percent-decoded, re-encoded), longest first,
+    so `redact` can scrub them from any message — including ones OpenCV prints itself."""
+    parts = urlsplit(str(url).strip())
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return ()
+    raw: list[str] = []
+    userinfo = parts.netloc.rpartition("@")[0]
+    if ":" in userinfo:
+        raw.append(userinfo.split(":", 1)[1])
+    for piece in parts.query.split("&"):
+        key, eq, value = piece.partition("=")
+        if eq and key.lower() in SECRET_KEYS:
+            raw.append(value)
+    spellings = {form for value in raw for form in (value, unquote(value), quote(unquote(value), safe=""),
+                                                    unquote(value.replace("+", " "))) if form}
+    return tuple(sorted(spellings, key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """`text` with each secret replaced by `***` (longest first, so a prefix never leaves a tail)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text

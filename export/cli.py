@@ -12,13 +12,26 @@ from typing import Optional
 
 import typer
 
-from edge_app.errors import cli_errors
+from edge_app.errors import cli_errors, version_option
 from export.robustness import CASUAL, EMPTY_SCENES
 
-app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True, add_completion=False)
+# rich_markup_mode=None: help is printed as written (brackets in it are no Rich tags).
+app = typer.Typer(help="Export Fashion-MNIST models to quantized LiteRT and check what quantization cost.", no_args_is_help=True,
+                  add_completion=False, rich_markup_mode=None)
 VARIANT_HELP = "float32 | float16 | dynamic | int8 | all"
 FIRST_CONV_HELP = ("int8: a conv reading the one-channel input — float (kept float32, its output quantized; "
                    "never slower, see docs/int8-performance.md) | int8 (quantized like the rest)")
+
+
+@app.callback()
+def _main(
+    version: bool = version_option("fashion-export"),
+    verbose: bool = typer.Option(False, "--verbose", help="also show TensorFlow's own log lines (CUDA, oneDNN)"),
+) -> None:
+    """Export Fashion-MNIST models to quantized LiteRT and check what quantization cost."""
+    from edge_app.quiet import hush_native_logs
+
+    hush_native_logs(verbose)  # before TensorFlow is imported
 
 
 def _variants(variant: str) -> tuple[str, ...]:
@@ -196,16 +209,39 @@ def robustness(
 @app.command("pick-default")
 def pick_default(
     models: Path = typer.Argument(Path("models"), help="folder with exported models and their drift reports"),
-    out: Path = typer.Option(Path("edge_app/models/default.tflite"), help="where the edge app's default model goes"),
+    out: Optional[Path] = typer.Option(None, help="where the edge app's default model goes [default: the installed edge_app/models/default.tflite]"),
     prefer: str = typer.Option("edge", help="model to ship when its int8 export passed its drift gate"),
+    max_drift: float = typer.Option(0.5, help="floor: refuse a model whose test or corrupted drift is beyond this many pp"),
+    force: bool = typer.Option(False, help="ship the best model even if none passed its check (says why it should not)"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
     """Copy the best checked int8 model into the edge app (the model `fashion-edge run` uses by default)."""
     with cli_errors(debug):
+        from edge_app import classifier
         from export.pipeline import pick_default as pick
 
-        chosen = pick(models, out, prefer)
-        typer.echo(f"default model: {chosen} → {out} ({out.stat().st_size / 1024:.1f} KB)")
+        # The package's own file, wherever the command is run from (a relative default wrote into
+        # ./edge_app/models/ of whatever folder you stood in).
+        target = (out or classifier.DEFAULT_MODEL).resolve()
+        before = _describe_model(target)
+        chosen = pick(models, target, prefer, max_drift=max_drift, force=force)
+        if chosen.refusals:
+            typer.echo(f"warning: --force: shipping {chosen.path.name} although {'; '.join(chosen.refusals)}", err=True)
+        typer.echo(f"default model: {chosen.path} → {target} ({target.stat().st_size / 1024:.1f} KB)")
+        typer.echo(f"replaced: {before}")
+
+
+def _describe_model(path: Path) -> str:
+    """What a default model file holds, for "replaced: …" (its name, variant, hash and export time)."""
+    if not path.exists():
+        return "nothing (no model was there)"
+    try:
+        from edge_app.contract import read_contract
+
+        c = read_contract(path)
+        return f"{c.model_name}-{c.variant} (sha256 {c.flatbuffer_sha256[:12]}…, exported {c.exported_at})"
+    except Exception as exc:  # noqa: BLE001 - a damaged old file is still worth naming
+        return f"{path.name}, unreadable ({' '.join(str(exc).split())[:80]})"
 
 
 @app.command()

@@ -86,22 +86,55 @@ def summary_markdown(rows: list[SummaryRow], max_drift: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pick_default(models_dir: str | Path, out: str | Path, prefer: str = "edge", max_kb: float = 300.0) -> Path:
-    """The int8 model to ship: `prefer`'s if its drift check held on the two 10,000-image sets (test and
-    corrupted), else the int8 model with the best test accuracy that did. On the small unseen/ set a
-    single flipped image moves accuracy by ~1 pp, so it informs the report but does not pick the model.
-    The choice reads only the exports' contracts (never real-photo scores)."""
+@dataclass(frozen=True)
+class DefaultCandidate:
+    path: Path  # an exported <model>-int8.tflite
+    model: str  # its registry name
+    test_acc: float  # int8 test accuracy from its check (-1.0 when unchecked)
+    refusals: tuple[str, ...]  # why it may not ship (empty: it may)
+
+
+def default_candidates(models_dir: str | Path, max_kb: float = 300.0, max_drift: float = 0.5) -> list[DefaultCandidate]:
+    """Every int8 export under `models_dir`, with the reasons it may not be shipped: no check yet, a
+    check that failed, or drift on the two 10,000-image sets (test and corrupted) above `max_drift`
+    — the floor, whatever looser gate the check itself was run with — or a file above `max_kb`."""
     from edge_app.contract import read_contract
 
-    checked = []
+    found = []
     for path in sorted(Path(models_dir).glob("*-int8.tflite")):
         c = read_contract(path)
-        drift = c.checks.get("drift", {})
-        held = all(abs(drift.get(k, {}).get("delta_pp", 1e9)) <= c.checks.get("max_drift_pp", 0.5) for k in ("test", "corrupted"))
-        if held and path.stat().st_size <= max_kb * 1024:
-            checked.append((c.model_name == prefer, c.checks["drift"]["test"]["candidate_acc"], path))
-    if not checked:
-        raise FileNotFoundError(f"no int8 model under {models_dir} passed its drift check (run fashion-export all)")
-    chosen = max(checked)[2]
-    atomic_write(out, chosen.read_bytes())
+        drift, refusals = c.checks.get("drift", {}), []
+        if not c.checks:
+            refusals.append("not checked (fashion-export check)")
+        elif c.checks.get("passed") is not True:
+            refusals.append(f"its drift check failed (gate {c.checks.get('max_drift_pp', '?')} pp)")
+        for name in ("test", "corrupted"):
+            delta = drift.get(name, {}).get("delta_pp")
+            if c.checks and delta is None:
+                refusals.append(f"no {name} drift in its check")
+            elif delta is not None and abs(delta) > max_drift:
+                refusals.append(f"{name} drift {delta:+.2f} pp is beyond the {max_drift} pp floor")
+        if path.stat().st_size > max_kb * 1024:
+            refusals.append(f"{path.stat().st_size / 1024:.0f} KB is above {max_kb:.0f} KB")
+        acc = drift.get("test", {}).get("candidate_acc", -1.0)
+        found.append(DefaultCandidate(path, c.model_name, float(acc), tuple(refusals)))
+    return found
+
+
+def pick_default(models_dir: str | Path, out: str | Path, prefer: str = "edge", max_kb: float = 300.0,
+                 max_drift: float = 0.5, force: bool = False) -> DefaultCandidate:
+    """The int8 model to ship: `prefer`'s if it may ship (see `default_candidates`), else the one with
+    the best test accuracy that may. On the small unseen/ set a single flipped image moves accuracy by
+    ~1 pp, so it does not rank the models; but a model whose check failed is not shipped unless
+    `force` (then the best of all, refusals and all). Reads only the exports' contracts."""
+    candidates = default_candidates(models_dir, max_kb, max_drift)
+    if not candidates:
+        raise FileNotFoundError(f"no *-int8.tflite under {models_dir} (run fashion-export all)")
+    pool = [c for c in candidates if not c.refusals] or (candidates if force else [])
+    if not pool:
+        why = "; ".join(f"{c.path.name}: {', '.join(c.refusals)}" for c in candidates)
+        raise ValueError(f"no int8 model under {models_dir} passed its drift check ({why}); "
+                         "run fashion-export all, or ship one anyway with --force")
+    chosen = max(pool, key=lambda c: (c.model == prefer, c.test_acc))
+    atomic_write(out, chosen.path.read_bytes())
     return chosen

@@ -127,7 +127,7 @@ def test_model_faults(exported, tmp_path):
 def test_info_prints_the_contract(exported):
     result = _invoke("info", exported["int8"])
     assert result.exit_code == 0
-    assert "uint8" in result.output and "Ankle boot" in result.output and '"mode": "photo"' in result.output
+    assert "uint8" in result.output and "Ankle boot" in result.output and "preprocess   photo: " in result.output
     raw = _invoke("info", exported["int8"], "--json")
     assert json.loads(raw.output)["variant"] == "int8"
     float_ops = json.loads(raw.output)["quantization"]["float_ops"]
@@ -185,7 +185,7 @@ def test_show_without_a_gui_build_points_to_serve(exported):
 
 
 def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatch):
-    """--serve on a busy port: one line, exit 1, and the sinks already opened are closed again."""
+    """--serve on a busy port: one line, exit 1, and no file opened (the live sinks open first)."""
     import socket
 
     from edge_app import runner
@@ -207,5 +207,5 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
                          "--jsonl", tmp_path / "o.jsonl", "--serve", busy.getsockname()[1])
     finally:
         busy.close()
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert opened and all(f.closed for f in opened)
+    assert result.exit_code == 1 and "Traceback" not in result.output and "port in use" in result.output
+    assert all(f.closed for f in opened) and not (tmp_path / "o.jsonl").exists()

@@ -69,7 +69,7 @@ def test_jpeg_and_grayscale(tmp_path):
 
 
 def test_extensions_constant():
-    assert IMAGE_EXTENSIONS == (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+    assert IMAGE_EXTENSIONS == (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".jpe", ".gif")
 
 
 # --- broken files -----------------------------------------------------------------------------------

@@ -10,12 +10,25 @@ from typing import Optional
 
 import typer
 
-from edge_app.errors import cli_errors
+from edge_app.errors import cli_errors, version_option
 from train.config import TrainConfig
 from train.models import MODELS, STUDY_MODELS
 
-app = typer.Typer(help="Train Fashion-MNIST CNNs (the study's three and ours).", no_args_is_help=True, add_completion=False)
+# rich_markup_mode=None: help is printed as written ("[default: the model's own …]" is no Rich tag).
+app = typer.Typer(help="Train Fashion-MNIST CNNs (the study's three and ours).", no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None)
 D = TrainConfig()
+
+
+@app.callback()
+def _main(
+    version: bool = version_option("fashion-train"),
+    verbose: bool = typer.Option(False, "--verbose", help="also show TensorFlow's own log lines (CUDA, oneDNN)"),
+) -> None:
+    """Train Fashion-MNIST CNNs (the study's three and ours)."""
+    from edge_app.quiet import hush_native_logs
+
+    hush_native_logs(verbose)  # before TensorFlow is imported
 
 
 @app.command()
