@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from edge_app.cli import SOME_FAILED, app
+from edge_app.preprocess import VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -127,7 +128,7 @@ def test_model_faults(exported, tmp_path):
 def test_info_prints_the_contract(exported):
     result = _invoke("info", exported["int8"])
     assert result.exit_code == 0
-    assert "uint8" in result.output and "Ankle boot" in result.output and "preprocess   photo: " in result.output
+    assert "uint8" in result.output and "Ankle boot" in result.output and f"preprocess   photo v{VERSION}: " in result.output
     raw = _invoke("info", exported["int8"], "--json")
     assert json.loads(raw.output)["variant"] == "int8"
     float_ops = json.loads(raw.output)["quantization"]["float_ops"]
