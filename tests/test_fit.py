@@ -131,6 +131,28 @@ def test_resume_when_already_done_trains_nothing(tiny_run, fmnist_dir, tmp_path)
     assert result.metrics["test_accuracy"] == pytest.approx(tiny_run.metrics["test_accuracy"])
 
 
+def test_resume_refuses_other_data_and_cleans_leftovers(tiny_run, fmnist_dir, tmp_path):
+    from train.fit import fit
+
+    shutil.copytree(tiny_run.path, tmp_path / "robust")
+    leftover = tmp_path / "robust" / ".last.abc123.tmp.keras"  # what an interrupted atomic save leaves
+    leftover.write_bytes(b"half a model")
+    config = TrainConfig(model="robust", epochs=2, limit=1000, out=str(tmp_path), data_dir=str(fmnist_dir), resume=True)
+    with pytest.raises(ValueError, match="--limit 2000 \\(now 1000\\)"):
+        fit(config, progress=False)
+    assert not leftover.exists()
+    assert json.loads((tmp_path / "robust" / "state.json").read_text())["epoch"] == 1  # nothing was touched
+
+
+def test_resume_with_nothing_to_resume_says_so(fmnist_dir, tmp_path, capsys):
+    from train.fit import fit
+
+    config = TrainConfig(model="baseline", epochs=1, limit=200, out=str(tmp_path), data_dir=str(fmnist_dir), resume=True)
+    result = fit(config, progress=True)
+    assert "nothing to resume" in capsys.readouterr().err
+    assert result.metrics["epochs"] == 1
+
+
 # ---------------------------------------------------------------- reproducibility
 
 

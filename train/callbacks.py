@@ -17,10 +17,11 @@ class Checkpointer(keras.callbacks.Callback):
     Written atomically, so Ctrl-C mid-save leaves the previous checkpoint whole.
     """
 
-    def __init__(self, run_dir: Path, history: dict, best: float | None, epoch_seconds: list[float]):
+    def __init__(self, run_dir: Path, history: dict, best: float | None, epoch_seconds: list[float], data: dict | None = None):
         super().__init__()
         self.run_dir, self.history, self.best = Path(run_dir), history, best
         self.epoch_seconds = epoch_seconds  # wall-clock seconds per epoch, training and validation
+        self.data = data or {}  # the settings that chose the training data (limit, seed): a resume must repeat them
         self._t0 = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -35,7 +36,8 @@ class Checkpointer(keras.callbacks.Callback):
             self.best = val
             atomic_save(self.run_dir / "best.keras", self.model.save)
         atomic_save(self.run_dir / "last.keras", self.model.save)
-        state = {"epoch": epoch + 1, "best_val_loss": self.best, "history": self.history, "epoch_seconds": self.epoch_seconds}
+        state = {"epoch": epoch + 1, "best_val_loss": self.best, "history": self.history, "epoch_seconds": self.epoch_seconds,
+                 "data": self.data}
         atomic_write(self.run_dir / "state.json", json.dumps(state, indent=2))
 
 

@@ -90,9 +90,13 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     state_path = run_dir / "state.json"
     history: dict[str, list[float]] = {}
     initial_epoch, best, seconds = 0, None, []
+    data_choice = {"limit": config.limit, "seed": config.seed, "val_fraction": config.val_fraction}
+    resuming = config.resume and state_path.exists() and (run_dir / "last.keras").exists()
+    if config.resume:
+        _check_resume(run_dir, resuming, data_choice, progress)
     strategy = _strategy(config.strategy)
     with strategy.scope():
-        if config.resume and state_path.exists() and (run_dir / "last.keras").exists():
+        if resuming:
             state = json.loads(state_path.read_text())
             model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
             initial_epoch, best, history = state["epoch"], state.get("best_val_loss"), state["history"]
@@ -111,7 +115,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
         val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
 
-    callbacks = [Checkpointer(run_dir, history, best, seconds)]
+    callbacks = [Checkpointer(run_dir, history, best, seconds, data_choice)]
     if spec.reduce_lr:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
     if config.early_stopping:
@@ -152,6 +156,24 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     plot_curves(history, run_dir / "curves.png", title=f"{config.model}: test accuracy {test_acc:.2%}")
     return RunResult(run_dir, metrics)
+
+
+def _check_resume(run_dir: Path, resuming: bool, data_choice: dict, say: bool) -> None:
+    """Before a resume: say when there is nothing to resume, refuse other data than the run began with,
+    and remove the temporary files an interrupted save left behind."""
+    import sys
+
+    for leftover in run_dir.glob(".*.tmp*"):
+        leftover.unlink(missing_ok=True)
+    if not resuming:
+        if say:
+            print(f"--resume: nothing to resume in {run_dir} (no last.keras and state.json); training from the start", file=sys.stderr)
+        return
+    before = json.loads((run_dir / "state.json").read_text()).get("data")
+    changed = {k: (before[k], v) for k, v in data_choice.items() if before and k in before and before[k] != v}
+    if changed:
+        what = ", ".join(f"--{k.replace('_', '-')} {old} (now {new})" for k, (old, new) in changed.items())
+        raise ValueError(f"--resume: {run_dir} was trained with {what}; resume with the same settings or start afresh without --resume")
 
 
 def _evaluate(model, x, y) -> tuple[float, float]:
