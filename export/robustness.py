@@ -153,7 +153,8 @@ def robustness(
     empty_dir: str | Path | None = EMPTY_SCENES,
     rendered: int = 1000,
 ) -> list[Row]:
-    """The whole table; writes robustness.json, robustness.md, a confusion PNG and a failure gallery per model."""
+    """The whole table; writes robustness.json, robustness.md, a confusion PNG per model and a failure
+    gallery per model and set of photos (`failures-<model>-<set>.png`)."""
     from export.pipeline import find_runs
     from train.data import load_dataset
 
@@ -167,7 +168,7 @@ def robustness(
     if rendered:
         real_sets.append(RealSet.rendered(data.x_test, data.y_test, rendered, modes))
     empty = empty_scene_rate(empty_dir) if empty_dir and Path(empty_dir).is_dir() else None
-    rows, galleries = [], {}  # model → (variant, set, probabilities): its int8 export's failures, else Keras's
+    rows, galleries = [], {}  # (model, set) → (variant, set, probabilities): its int8 export's failures, else Keras's
     for run in find_runs(runs_dir):
         candidates = [("keras", None)] + [(p.stem.split("-", 1)[1], p) for p in sorted(Path(models_dir).glob(f"{run.name}-*.tflite"))]
         for variant, path in candidates:
@@ -181,8 +182,8 @@ def robustness(
                     probs = predictor.probabilities(rs.pixels["photo"])
                     sources[rs.name] = by_source(rs, rs.correct("photo", probs), casual)
                     no_item[rs.name] = int((~rs.found["photo"]).sum())
-                    if rs.name not in ("unseen", "rendered") and (variant == "int8" or run.name not in galleries):
-                        galleries[run.name] = (variant, rs, probs)
+                    if variant == "int8" or (run.name, rs.name) not in galleries:
+                        galleries[(run.name, rs.name)] = (variant, rs, probs)
             rows.append(Row(run.name, variant, test, float(np.mean(list(corruption.values()))), corruption, real, per_class, sources, no_item))
     out = Path(out)
     report = {"corruption_images_per_severity": limit, "casual_sources": list(casual), "empty_scenes": empty, "rows": [asdict(r) for r in rows]}
@@ -191,8 +192,8 @@ def robustness(
     for row in rows:
         if row.variant == "keras" and row.per_class:
             plot_confusions(row, out / f"confusion-{row.model}.png")
-    for name, (variant, rs, probs) in galleries.items():
-        failure_gallery(rs, probs, out / f"failures-{name}.png", title=f"{name}-{variant} on {rs.name}")
+    for (name, set_name), (variant, rs, probs) in galleries.items():
+        failure_gallery(rs, probs, out / f"failures-{name}-{set_name}.png", title=f"{name}-{variant} on {set_name}")
     return rows
 
 

@@ -67,7 +67,8 @@ def test_robustness_by_source_failure_gallery_and_empty_scenes(export_run, expor
     md = (out / "robustness.md").read_text()
     assert "by kind of photo" in md and "Empty scenes" in md
     wrong = round((1 - row["real"]["real"]["photo"]) * 12)
-    with Image.open(out / "failures-baseline.png") as im:
+    assert {p.name for p in out.glob("failures-*.png")} == {f"failures-baseline-{s}.png" for s in ("unseen", "real", "rendered")}
+    with Image.open(out / "failures-baseline-real.png") as im:
         assert im.size[0] == 6 * 200 and im.size[1] == 24 + max(1, -(-wrong // 6)) * 150  # one tile per failure
 
 
