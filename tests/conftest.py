@@ -107,3 +107,15 @@ def tiny_run(fmnist_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-run")
     config = TrainConfig(model="robust", epochs=1, limit=2000, out=str(out), data_dir=str(fmnist_dir))
     return fit(config, progress=False)
+
+
+@pytest.fixture
+def headless_opencv():
+    """Skip unless this OpenCV cannot open a window (no GUI build, or no display): what `--show` meets on a Pi."""
+    cv2 = pytest.importorskip("cv2")
+    try:
+        cv2.namedWindow("probe")
+        cv2.destroyWindow("probe")
+    except cv2.error:
+        return cv2
+    pytest.skip("this OpenCV has a GUI and a display")

@@ -105,7 +105,8 @@ def _edge():
     """Ours: BN conv blocks, depthwise-separable widening, global pooling; < 100k params, int8-friendly.
 
     Every op (Conv2D, DepthwiseConv2D, BatchNorm folded into convs, ReLU, pooling, Dense) has a
-    full-integer TFLite kernel, so the int8 export has no float islands.
+    full-integer TFLite kernel; the int8 export keeps only the first conv (one input channel) in float,
+    where int8 kernels are slower on every CPU measured (docs/int8-performance.md).
     """
     from keras import Input, Model, layers
 
