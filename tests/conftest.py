@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# Rendered photos use procedural textures only in tests, so results do not depend on whether this
+# machine has Debian's gimp-data (make run installs it; CI need not). Set before train.render is imported.
+os.environ.setdefault("FASHION_PATTERNS", "/nonexistent/gimp-patterns")
+
 # Export fixtures (a tiny trained run and its four exported variants), shared across modules.
 pytest_plugins = ["_export_fixtures"]
 

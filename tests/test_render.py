@@ -10,6 +10,15 @@ from train import render
 from train.render import Scene, read_pat, render_photo, render_scene
 
 
+@pytest.fixture(autouse=True)
+def procedural_only(monkeypatch, tmp_path_factory):
+    """The same scenes whether or not this machine has Debian's gimp-data: procedural textures only."""
+    monkeypatch.setattr(render, "PATTERNS", tmp_path_factory.mktemp("no-patterns"))
+    render._gimp_patterns.cache_clear()
+    yield
+    render._gimp_patterns.cache_clear()
+
+
 def _shirt() -> np.ndarray:
     item = np.zeros((28, 28), np.uint8)
     item[6:24, 9:19] = 180
@@ -65,11 +74,17 @@ def test_read_pat_reads_gimp_patterns_and_refuses_other_files(tmp_path):
         read_pat(tmp_path / "x.pat")
 
 
-def test_patterns_folder_is_optional(tmp_path, monkeypatch):
+def test_patterns_folder_is_optional_and_used_when_present(tmp_path, monkeypatch):
     monkeypatch.setattr(render, "PATTERNS", tmp_path / "absent")
     render._gimp_patterns.cache_clear()
-    try:
-        assert render._gimp_patterns() == ()
-        assert render_scene(np.random.default_rng(0), 40, 50).shape == (40, 50, 3)
-    finally:
-        render._gimp_patterns.cache_clear()
+    assert render._gimp_patterns() == ()
+    assert render_scene(np.random.default_rng(0), 40, 50).shape == (40, 50, 3)
+    folder = tmp_path / "patterns" / "Wood"
+    folder.mkdir(parents=True)
+    _pat(folder.parent, w=8, h=8).rename(folder / "a.pat")
+    (folder / "broken.pat").write_bytes(b"GPAT?")  # a damaged file is skipped, not fatal
+    monkeypatch.setattr(render, "PATTERNS", tmp_path / "patterns")
+    render._gimp_patterns.cache_clear()
+    assert len(render._gimp_patterns()) == 1
+    scenes = [render_scene(np.random.default_rng(seed), 40, 50) for seed in range(40)]
+    assert all(s.shape == (40, 50, 3) and 0 <= s.min() and s.max() <= 1 for s in scenes)
