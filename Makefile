@@ -78,7 +78,7 @@ run: venv data
 	echo "  $(RUNS)/<model>/       model.keras, metrics.json, history.json, curves.png"; \
 	echo "  $(RUNS)/comparison.png"; \
 	echo "  $(MODELS)/             <model>-<variant>.tflite, .drift.json/.md, summary.md"; \
-	echo "  $(REPORTS)/            robustness.md/.json, confusion PNGs, bench.md/.json/.png, profile.md/.json, stages.txt"; \
+	echo "  $(REPORTS)/            robustness.md/.json, confusion and failure-gallery PNGs, bench.md/.json/.png, profile.md/.json, stages.txt"; \
 	echo "  edge_app/models/default.tflite  (fashion-edge run --source 0)"
 
 # Every edge dependency must have an aarch64 wheel (64-bit Raspberry Pi OS), Python 3.11–3.13.
