@@ -6,8 +6,9 @@ Every path ends in a Fashion-MNIST-like 28×28 uint8 image (item bright on a bla
 - `mnist`: the image already *is* Fashion-MNIST-shaped (the data set itself): nothing to do.
 - `seed`:  the study's pipeline, exactly: grayscale → invert → Lanczos resize to 28×28.
 - `photo`: real photos and camera frames, following how Fashion-MNIST was made (Xiao et al. 2017):
-           find the item against the border's background, crop it, invert only when the background is
-           the lighter side, stretch contrast, resize the longest edge, sharpen, pad to centre.
+           find the item (`item_mask`: the colours of the frame's ring, a colour-distance mask, GrabCut),
+           crop it, invert only when the background is the lighter side, stretch contrast, resize the
+           longest edge, sharpen, pad to centre. Its algorithm version (`VERSION`) travels in the contract.
 
     >>> from edge_app.preprocess import preprocess, PreprocessSpec
     >>> out = preprocess(rgb_array, PreprocessSpec("photo"))   # out.image: (28, 28) uint8, out.has_item
