@@ -212,20 +212,27 @@ def bench(
     frames: int = typer.Option(300, help="frames to time"),
     folder: Optional[Path] = typer.Option(None, help="also time a folder of images (images/s)"),
     threads: int = typer.Option(1, help="interpreter threads"),
+    verbose: bool = typer.Option(False, help="also show LiteRT's own messages"),
     debug: bool = typer.Option(False),
 ) -> None:
     """Per-frame CPU cost at 640×480, split into decode, preprocessing and inference."""
     with cli_errors(debug):
         from edge_app.bench import bench_frames, bench_folder
+        from edge_app.quiet import native_stderr
 
         _at_least(frames, 1, "--frames")
         _at_least(threads, 1, "--threads")
         if folder is not None and not folder.exists():
             raise ValueError(f"--folder {folder}: no such file or folder")
-        result = bench_frames(model, frames=frames, threads=threads)
+        with native_stderr() as caught:  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
+            result = bench_frames(model, frames=frames, threads=threads)
+            folder_result = bench_folder(model, folder, threads=threads) if folder else None
+        for text in caught.text.splitlines():  # warnings always, the runtime's INFO lines with --verbose
+            if text.strip() and (verbose or not text.startswith("INFO: ")):
+                typer.echo(text, err=True)
         typer.echo(result.text())
-        if folder:
-            typer.echo(bench_folder(model, folder, threads=threads).text())
+        if folder_result:
+            typer.echo(folder_result.text())
 
 
 @app.command()

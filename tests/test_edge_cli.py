@@ -203,3 +203,17 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
         busy.close()
     assert result.exit_code == 1 and "Traceback" not in result.output and "port in use" in result.output
     assert all(f.closed for f in opened) and not (tmp_path / "o.jsonl").exists()
+
+
+def test_bench_hides_the_runtimes_info_line_unless_verbose():
+    import subprocess
+    import sys
+
+    def bench(*extra):
+        return subprocess.run([sys.executable, "-m", "edge_app.cli", "bench", "--frames", "3", *extra],
+                              capture_output=True, text=True, timeout=120)
+
+    quiet, loud = bench(), bench("--verbose")
+    assert quiet.returncode == 0 and "decode excluded" in quiet.stdout
+    assert "INFO: Created TensorFlow Lite" not in quiet.stderr + quiet.stdout
+    assert "INFO: Created TensorFlow Lite" in loud.stderr
