@@ -214,18 +214,14 @@ def _resize(arr: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _photo(image: Image.Image | np.ndarray, p: PhotoParams) -> Preprocessed:
-    cv2 = _cv2()
     arr = to_array(image)
     h, w = arr.shape[:2]
     empty = Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
     if h < 2 or w < 2:
         return empty
-    if arr.ndim == 2:  # a gray photo: the same colour model, on three equal channels
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
 
     # 1. A small working copy for the mask: cheap on a 640×480 frame, and averaging smooths noise.
-    scale = min(1.0, p.work_size / max(h, w))
-    small = arr if scale >= 1.0 else _resize(arr, max(2, round(w * scale)), max(2, round(h * scale)))
+    arr, small, scale = working_copy(arr, p.work_size)
     mask = item_mask(small, p)
     if mask is None:
         return empty
@@ -271,6 +267,19 @@ def _photo(image: Image.Image | np.ndarray, p: PhotoParams) -> Preprocessed:
     oy, ox = (SIZE - nh) // 2, (SIZE - nw) // 2
     out[oy : oy + nh, ox : ox + nw] = item
     return Preprocessed(out, True)
+
+
+def working_copy(image: Image.Image | np.ndarray, work_size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(full RGB array, RGB copy with its longest edge at most `work_size` px, scale from full to copy).
+
+    A gray image becomes three equal channels: the mask's colour model is the same for it."""
+    arr = to_array(image)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    h, w = arr.shape[:2]
+    scale = min(1.0, work_size / max(h, w))
+    small = arr if scale >= 1.0 else _resize(arr, max(2, round(w * scale)), max(2, round(h * scale)))
+    return arr, small, scale
 
 
 def _ring(a: np.ndarray, b: int) -> np.ndarray:
@@ -341,7 +350,7 @@ def item_mask(small: np.ndarray, p: PhotoParams = PhotoParams()) -> np.ndarray |
             cv2.grabCut(np.ascontiguousarray(small[:, :, ::-1]), gc, None, bgd, fgd, p.iterations, cv2.GC_INIT_WITH_MASK)
             mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
         except cv2.error:  # a degenerate colour model (e.g. one flat colour): keep the colour mask
-            mask = far
+            pass
     mask = _fill_holes(_main_components(mask, p.keep_ratio))
     if mask.sum() < p.min_area * sh * sw:
         return None

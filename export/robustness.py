@@ -100,7 +100,9 @@ def corrupted_sets(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int = 
     return list(corruption_suite(x, y, seed=seed, limit=limit))
 
 
-def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet]) -> tuple[float, dict, dict, dict]:
+def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet], photo_probs: dict | None = None) -> tuple[float, dict, dict, dict]:
+    """(test, corruption, real, per_class) accuracies; `photo_probs`, when given, receives each real set's
+    photo-mode probabilities (set name → (N, classes)), so a caller need not predict them again."""
     acc = lambda probs, labels: float((probs.argmax(1) == labels).mean()) if len(labels) else float("nan")  # noqa: E731
     test = acc(predictor.probabilities(x_test), y_test)
     by_name: dict[str, list[float]] = {}
@@ -114,6 +116,8 @@ def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet]) -> tupl
             probs = predictor.probabilities(pixels)
             real[rs.name][mode] = float(rs.correct(mode, probs).mean()) if len(rs.labels) else float("nan")
             if mode == "photo":
+                if photo_probs is not None:
+                    photo_probs[rs.name] = probs
                 pred = probs.argmax(1)
                 per_class[rs.name] = {LABELS[c]: float((pred[rs.labels == c] == c).mean()) for c in range(10) if (rs.labels == c).any()}
                 per_class[rs.name]["_confusion"] = _confusion(rs.labels, pred).tolist()
@@ -175,11 +179,12 @@ def robustness(
             if progress:
                 progress(f"{run.name}-{variant}")
             predictor = _Keras(run) if path is None else Classifier(path)
-            test, corruption, real, per_class = evaluate(predictor, data.x_test, data.y_test, suite, real_sets)
+            photo_probs: dict[str, np.ndarray] = {}
+            test, corruption, real, per_class = evaluate(predictor, data.x_test, data.y_test, suite, real_sets, photo_probs)
             sources, no_item = {}, {}
             for rs in real_sets:
-                if "photo" in rs.pixels:
-                    probs = predictor.probabilities(rs.pixels["photo"])
+                if rs.name in photo_probs:
+                    probs = photo_probs[rs.name]
                     sources[rs.name] = by_source(rs, rs.correct("photo", probs), casual)
                     no_item[rs.name] = int((~rs.found["photo"]).sum())
                     if variant == "int8" or (run.name, rs.name) not in galleries:

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from edge_app.images import load_image  # noqa: E402
 from edge_app.labelled import labelled_images  # noqa: E402
 from edge_app.labels import LABELS  # noqa: E402
-from edge_app.preprocess import PreprocessSpec, _resize, item_mask, preprocess, to_array  # noqa: E402
+from edge_app.preprocess import PreprocessSpec, item_mask, preprocess, working_copy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,12 +29,8 @@ def mask_view(image) -> "np.ndarray":
     """The photo with what `photo` mode takes for the item tinted red (the rest dimmed)."""
     import numpy as np
 
-    arr = to_array(image)
-    arr = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr
-    h, w = arr.shape[:2]
     p = PreprocessSpec().photo
-    scale = min(1.0, p.work_size / max(h, w))
-    small = _resize(arr, max(2, round(w * scale)), max(2, round(h * scale)))
+    _, small, _ = working_copy(image, p.work_size)
     mask = item_mask(small, p)
     view = (small * 0.35).astype(np.uint8)
     if mask is not None:

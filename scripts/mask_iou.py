@@ -16,7 +16,7 @@ import sys
 import cv2
 import numpy as np
 
-from edge_app.preprocess import PhotoParams, _resize, item_mask
+from edge_app.preprocess import PhotoParams, item_mask, working_copy
 from train import render
 from train.data import load_dataset
 
@@ -32,9 +32,7 @@ def renderings(n: int = 300, seed: int = 5):
 def score(cases, p: PhotoParams) -> dict:
     ious, missed = [], 0
     for img, truth in cases:
-        h, w = img.shape[:2]
-        scale = p.work_size / max(h, w)
-        small = _resize(img, round(w * scale), round(h * scale))
+        _, small, _ = working_copy(img, p.work_size)
         mask = item_mask(small, p)
         want = cv2.resize(truth.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
         missed += mask is None

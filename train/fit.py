@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -161,8 +162,6 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
 def _check_resume(run_dir: Path, resuming: bool, data_choice: dict, say: bool) -> None:
     """Before a resume: say when there is nothing to resume, refuse other data than the run began with,
     and remove the temporary files an interrupted save left behind."""
-    import sys
-
     for leftover in run_dir.glob(".*.tmp*"):
         leftover.unlink(missing_ok=True)
     if not resuming:
