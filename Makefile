@@ -13,7 +13,7 @@ WILD ?= ../shared/wild-dev
 PYTEST_ARGS ?= -n 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test venv data train export robustness bench model check-pi clean help
+.PHONY: run test venv data train export robustness bench model check-pi check-pi-run clean help
 
 help:
 	@echo "make run    — install and run the main job (results in $(RUNS)/, $(MODELS)/, $(REPORTS)/)"
@@ -84,6 +84,10 @@ run: venv data
 # Every edge dependency must have an aarch64 wheel (64-bit Raspberry Pi OS), Python 3.11–3.13.
 check-pi: venv
 	PYTHON=$(BIN)/python scripts/check_pi_wheels.sh
+
+# The app installed and run in an emulated Raspberry Pi OS (arm64), compared with this machine (root).
+check-pi-run: venv
+	PYTHON=$(BIN)/python scripts/check_pi_run.sh
 
 clean:
 	rm -rf $(RUNS) $(MODELS) $(REPORTS)

@@ -340,6 +340,12 @@ class _PiCamera:
                 "picamera2 is not installed: run `sudo apt install python3-picamera2` and create the "
                 "venv with `python3 -m venv --system-site-packages` so it can see the system package"
             ) from None
+        except Exception as exc:  # e.g. simplejpeg's ValueError when pip put NumPy 2 over apt's NumPy 1
+            raise SourceError(
+                f"picamera2 is installed but does not import ({type(exc).__name__}: {exc}); if NumPy 2 "
+                "shadows the system's NumPy 1, reinstall with `pip install -c pi-constraints.txt '.[edge]'` "
+                "(docs/pi.md)"
+            ) from None
         self._cam = None
         cam = None
         try:

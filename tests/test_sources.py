@@ -284,6 +284,16 @@ def test_picamera2_missing(monkeypatch):
         open_source("picamera2")
 
 
+def test_picamera2_broken_import_is_one_clear_error(monkeypatch, tmp_path):
+    # What NumPy 2 in a venv over apt's NumPy-1 modules does: simplejpeg raises ValueError on import.
+    (tmp_path / "picamera2.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    with pytest.raises(SourceError, match=r"does not import \(ValueError: numpy.dtype size changed.*pi-constraints"):
+        open_source("picamera2")
+
+
 def test_picamera2_fake(monkeypatch):
     seen = {}
 
