@@ -157,12 +157,15 @@ def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: 
 
 _CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 STEM_CHANNELS = 2  # a conv reading at most this many channels of the input image stays float
+# ops that only move, pick, negate or pool the image's own values (`pool_first`'s `PairPool`): part of the stem, any shape
+_IMAGE_OPS = ("RESHAPE", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "CONCATENATION", "MAXIMUM", "MINIMUM", "NEG", "MAX_POOL_2D")
 
 
 def first_conv_nodes(model_obj) -> list[str]:
     """Output tensor names of the ops to keep in float: the first conv that widens the image (reads ≤ `STEM_CHANNELS`
-    channels, writes more), with whatever runs between the graph input and it on ≤ `STEM_CHANNELS` channels
-    (the `pool_first` rewrite's [x, −x] conv and max-pool). [] when anything else widens it first.
+    channels, writes more), with whatever runs between the graph input and it — ops on ≤ `STEM_CHANNELS` channels
+    (the `pool_first` rewrite's [x, −x] conv and max-pool) and ops that only reshape, slice, stack, negate or
+    max/min-reduce the image (its `PairPool`). [] when anything else comes first.
 
     Why these stay float: with one or two input channels each output of the conv is 1–2 (1×1) or 9 (3×3)
     multiply-adds, so an int8 kernel's time goes into its per-output work (requantizing each accumulator,
@@ -189,17 +192,17 @@ def first_conv_nodes(model_obj) -> list[str]:
         return int(shape[-1]) if shape is not None and len(shape) == 4 else STEM_CHANNELS + 1
 
     stem = {int(i) for i in graph.inputs if channels(int(i)) <= STEM_CHANNELS}  # the image, and what is computed from it
-    pending = []  # on ≤ STEM_CHANNELS channels
+    pending = []
     for op in graph.operators:
         data = [int(t) for t in op.inputs if t >= 0 and not constant(int(t))]
         if not data or not all(t in stem for t in data):
             return []  # the input's own ops ended before any conv
-        out = int(op.outputs[0])
+        out, name = int(op.outputs[0]), names.get(codes[op.opcodeIndex])
         pending.append(graph.tensors[out].name.decode())
-        if channels(out) <= STEM_CHANNELS:  # still the image (e.g. `pool_first`'s signed max-pool): go on
+        if channels(out) <= STEM_CHANNELS or name in _IMAGE_OPS:  # still the image: go on
             stem.add(out)
             continue
-        return pending if names.get(codes[op.opcodeIndex]) in _CONVS else []
+        return pending if name in _CONVS else []
     return []
 
 

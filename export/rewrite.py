@@ -6,11 +6,21 @@
 2. Pool first: a 1×1 conv on a one-channel input followed by a MaxPool (`baseline`) pools the input instead.
    With one input channel, output c of the conv is act(w_c·x + b_c): monotone in x, rising for w_c ≥ 0 and
    falling for w_c < 0, so its max over a pooling window is act(w_c·max x + b_c) or act(w_c·min x + b_c).
-   The rewrite max-pools [x, −x] (2 channels; the max of −x is −min x) and runs the conv on the pooled
-   2-channel image with W' = [max(w, 0), −min(w, 0)]: each output gets exactly one of the two terms (the other
+   The rewrite pools the image to [max x, min x] per window (2 channels) and runs the conv on the pooled
+   2-channel image with W' = [max(w, 0), min(w, 0)]: each output gets exactly one of the two terms (the other
    weight is 0). Same outputs; the conv runs on a quarter of the pixels (2×2 pools) and the full-size
    28×28×16 tensor — which the int8 export would have to quantize — is never made. The activation must be
    monotone non-decreasing (linear, ReLU, ReLU6, sigmoid, tanh), the pool 'valid'.
+   *How* it pools (`PairPool`, 2×2 windows): a max-pool of a one-channel image is a slow kernel (XNNPACK
+   vectorises over channels, and there is one), so the image is viewed as row pairs — (14, 2, 28), free —
+   and reduced with MAXIMUM / MINIMUM of the two rows, 28 values wide; transposed (columns become rows) and
+   reduced again the same way; the two results are stacked and transposed back to (14, 14, [max, min]).
+   Only max, min, slices, reshapes and transposes: every value is one of the image's own pixels, bit for bit.
+   Other pool sizes keep the first form of this rewrite: a max-pool of [x, −x] (`SignedMaxPool`).
+   Dead channels go too: with ReLU (or ReLU6), a channel with w_c ≤ 0 and b_c ≤ 0 is act(≤ 0) = 0 for every
+   input x ≥ 0 — and the image is pixels / 255 — so when Flatten → Dense follows the pool, the channel and its
+   rows of the Dense's kernel are dropped (the Dense sums the same non-zero terms). `baseline` as trained here
+   has 8 such channels of 16: the conv's output, the int8 QUANTIZE after it and the Dense halve.
 3. Flatten → a reshape to a constant (-1, n). Keras's Flatten keeps the batch dimension symbolic, which
    the converter emits as SHAPE → STRIDED_SLICE → PACK → RESHAPE: ops XNNPACK does not take, so every
    such model ran as two delegate partitions with a CPU hop between them. (A Keras `Reshape` layer emits
@@ -66,6 +76,24 @@ def _pool_first_pair(stack, input_channels: int):
             return None
 
 
+_DEAD_WHEN_NEGATIVE = ("relu", "relu6")  # act(z) = 0 for every z ≤ 0
+
+
+def _dense_after(stack, j: int):
+    """(Flatten, Dense) indices of a Flatten → Dense after the pool at j (inert layers skipped), or None."""
+    from keras import layers
+
+    k = j + 1
+    while k < len(stack) and type(stack[k]).__name__ in _INERT:
+        k += 1
+    if k >= len(stack) or not isinstance(stack[k], layers.Flatten):
+        return None
+    f, k = k, k + 1
+    while k < len(stack) and type(stack[k]).__name__ in _INERT:
+        k += 1
+    return (f, k) if k < len(stack) and type(stack[k]) is layers.Dense else None
+
+
 def pool_first(model):
     """(model', notes): a Sequential copy whose 1×1 conv + MaxPool on the one-channel input pools first (see above)."""
     import keras
@@ -79,6 +107,8 @@ def pool_first(model):
         return model, []
     i, j = pair
     conv, pool = stack[i], stack[j]
+    height, width = (int(d) for d in model.input_shape[1:3])
+    pairs = tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2) and height % 2 == 0 and width % 2 == 0
 
     class SignedMaxPool(keras.layers.Layer):
         """max-pool of [x, −x]: the window's max and (negated) min, as two channels.
@@ -95,15 +125,73 @@ def pool_first(model):
         def call(self, x):
             return self.pool(keras.ops.conv(x, self.signs, strides=1, padding="valid"))
 
+    class PairPool(keras.layers.Layer):
+        """2×2 max and min of a one-channel image, (B, H, W, 1) → (B, H/2, W/2, [max, min]) — or [max] alone.
+
+        Rows are paired by a free reshape and reduced W values wide, then columns after a transpose;
+        see the module docstring for why not a max-pool.
+        """
+
+        def __init__(self, height, width, with_min=True, **kwargs):
+            super().__init__(**kwargs)
+            self.h, self.w, self.with_min = height // 2, width // 2, with_min
+
+        def call(self, x):
+            ops, h, w = keras.ops, self.h, self.w
+
+            def halves(t):  # (B, n, 2, m) → its two (B, n, 1, m) halves
+                return t[:, :, :1, :], t[:, :, 1:, :]
+
+            def across(t, reduce):  # (B, h, 1, 2w) row-reduced → (B, w, 1, h): columns reduced, transposed
+                t = ops.transpose(ops.reshape(t, (-1, h, 2 * w)), (0, 2, 1))
+                return reduce(*halves(ops.reshape(t, (-1, w, 2, h))))
+
+            top, bottom = halves(ops.reshape(x, (-1, h, 2, 2 * w)))
+            out = [across(ops.maximum(top, bottom), ops.maximum)]
+            if self.with_min:
+                out.append(across(ops.minimum(top, bottom), ops.minimum))
+            both = ops.concatenate(out, axis=2) if self.with_min else out[0]  # (B, w, 1|2, h)
+            return ops.transpose(both, (0, 3, 1, 2))  # (B, h, w, [max, min])
+
     w = conv.get_weights()
     kernel, bias = w[0], (w[1] if conv.use_bias else np.zeros(w[0].shape[-1], w[0].dtype))
-    kernel2 = np.concatenate([np.maximum(kernel, 0), -np.minimum(kernel, 0)], axis=2)  # (1, 1, 2, filters)
-    new_conv = layers.Conv2D(conv.filters, 1, activation=conv.activation, use_bias=True, name=conv.name)
-    rest = [l for k, l in enumerate(stack) if k not in (i, j)]
-    new_layers = rest[:i] + [SignedMaxPool(pool.pool_size, pool.strides, name=pool.name), new_conv] + rest[i:]
+    k = kernel.reshape(-1)
+    flat_dense = _dense_after(stack, j)
+    keep = np.arange(conv.filters)
+    if flat_dense is not None and getattr(conv.activation, "__name__", "") in _DEAD_WHEN_NEGATIVE:
+        live = ~((k <= 0) & (bias <= 0))  # act(w·x + b) = 0 for every x ≥ 0 otherwise
+        if live.any():
+            keep = np.flatnonzero(live)
+    k, bias = k[keep], bias[keep]
+    if pairs:
+        with_min = bool((k < 0).any())
+        stem = PairPool(height, width, with_min, name=pool.name)
+        kernel2 = np.stack([np.maximum(k, 0)] + ([np.minimum(k, 0)] if with_min else []))  # on [max x, min x]
+    else:
+        stem = SignedMaxPool(pool.pool_size, pool.strides, name=pool.name)
+        kernel2 = np.stack([np.maximum(k, 0), -np.minimum(k, 0)])  # on [max x, max −x]
+    new_conv = layers.Conv2D(len(keep), 1, activation=conv.activation, use_bias=True, name=conv.name)
+    replaced = {}  # index in the stack → (new layer, its weights)
+    notes = [f"{conv.name} + {pool.name} → {pool.name} to [max, min] first, then {conv.name} on "
+             f"{kernel2.shape[0]} channel(s)" + ("" if pairs else " ([x, −x] max-pooled)")]
+    if len(keep) < conv.filters:
+        f, d = flat_dense
+        dense = stack[d]
+        dk, db = dense.get_weights() if dense.use_bias else (dense.get_weights()[0], None)
+        cells = dk.shape[0] // conv.filters  # the Flatten's order: (row, column, channel)
+        rows = dk.reshape(cells, conv.filters, -1)[:, keep, :].reshape(cells * len(keep), -1)
+        new_dense = layers.Dense.from_config(dense.get_config())
+        replaced[d] = (new_dense, [rows] + ([db] if db is not None else []))
+        replaced[f] = (layers.Flatten.from_config(stack[f].get_config()), [])  # a fresh one: its output is the narrower one
+        notes.append(f"{conv.filters - len(keep)} of {conv.filters} {conv.name} channels dropped (ReLU of ≤ 0 for "
+                     f"every input ≥ 0), with their rows of {dense.name}")
+    rest = [replaced[n][0] if n in replaced else layer for n, layer in enumerate(stack) if n not in (i, j)]
+    new_layers = rest[:i] + [stem, new_conv] + rest[i:]
     clone = keras.Sequential([keras.Input(model.input_shape[1:])] + new_layers, name=model.name)  # others shared: trained weights
-    new_conv.set_weights([kernel2, bias])
-    return clone, [f"{conv.name} + {pool.name} → {pool.name} of [x, −x] first, then {conv.name} on 2 channels"]
+    new_conv.set_weights([kernel2.reshape(1, 1, kernel2.shape[0], len(keep)), bias])
+    for layer, weights in replaced.values():
+        layer.set_weights(weights)
+    return clone, notes
 
 
 def fixed_flatten(model):

@@ -15,15 +15,16 @@ def test_int8_profile_names_every_op(exported):
     flat = read_model(exported["int8"])[0]
     ops = profile_ops(flat, batch=4, min_seconds=0.01)
     names = [o.op for o in ops]
-    # uint8 I/O: the input dequantized for the float stem (pool_first's [x, −x] conv, max-pool, conv), quantized
-    # after it; a QUANTIZE back to uint8 at the end
-    stem = ["DEQUANTIZE", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "QUANTIZE"]
-    assert names[:5] == stem and names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
+    # uint8 I/O: the input dequantized for the float stem (pool_first's max / min of the image, its 1×1 conv),
+    # quantized after it; a QUANTIZE back to uint8 at the end
+    n = len(read_model(exported["int8"])[1].quantization["float_ops"])
+    assert names[0] == "DEQUANTIZE" and names[n] == "CONV_2D" and names[n + 1] == "QUANTIZE"
+    assert names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
     assert [o.index for o in ops] == list(range(len(ops)))
     assert all(o.output_shape[0] == 4 for o in ops)  # every op ran on the whole batch
     assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "float32" and ops[-1].dtype == "uint8"
-    assert [o.dtype for o in ops[1:5]] == ["float32"] * 3 + ["int8"]
-    assert all(o.delegated for o in ops[:5])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float stem and its QUANTIZE
+    assert [o.dtype for o in ops[1 : n + 2]] == ["float32"] * n + ["int8"]
+    assert all(o.delegated for o in ops[: n + 2])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float stem and its QUANTIZE
     assert all(o.us > 0 for o in ops)
 
 
@@ -107,7 +108,7 @@ def test_a_plain_tflite_without_contract_profiles_too(exported, tmp_path):
     plain.write_bytes(read_model(exported["float32"])[0])
     result = profile_models([plain], batches=(2,), min_seconds=0.01)
     ops = result["models"]["plain"]["2"]["ops"]
-    assert [o["op"] for o in ops][:1] == ["CONV_2D"] and all(o["delegated"] for o in ops)  # float: all XNNPACK
+    assert "CONV_2D" in [o["op"] for o in ops] and all(o["delegated"] for o in ops)  # float: all XNNPACK
 
 
 def test_bad_inputs_are_one_line_errors(exported, tmp_path):
