@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import typer
 
+from edge_app.quiet import hush_native_logs
+
 EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention (128 + SIGINT), in every command
 
 
@@ -76,3 +78,15 @@ def version_option(program: str):
             raise typer.Exit(0)
 
     return typer.Option(False, "--version", callback=show, is_eager=True, help="print the version and exit")
+
+
+def tensorflow_cli(app: typer.Typer, program: str) -> None:
+    """Give a TensorFlow-side CLI (`fashion-train`, `fashion-export`) its `--version` and `--verbose`,
+    and quiet TensorFlow's start-up logging before any command imports it."""
+
+    @app.callback()
+    def _options(
+        version: bool = version_option(program),
+        verbose: bool = typer.Option(False, "--verbose", help="also show TensorFlow's own log lines (CUDA, oneDNN)"),
+    ) -> None:
+        hush_native_logs(verbose)  # before TensorFlow is imported
