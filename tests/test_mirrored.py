@@ -22,9 +22,9 @@ CHILD = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
     from train.config import TrainConfig
-    from train.fit import _strategy, fit
+    from train.fit import fit, make_strategy
 
-    replicas = _strategy("mirrored").num_replicas_in_sync
+    replicas = make_strategy("mirrored").num_replicas_in_sync
     result = fit(TrainConfig(model="baseline", epochs=1, limit=1000, strategy="mirrored",
                              out=sys.argv[1], data_dir=sys.argv[2]), progress=False)
     print("RESULT " + json.dumps({"replicas": replicas, "path": str(result.path), "metrics": result.metrics}))
