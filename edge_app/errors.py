@@ -49,6 +49,12 @@ def cli_errors(debug: bool = False, redact: Callable[[str], str] = lambda text: 
         raise typer.Exit(1) from None
 
 
+def at_least(value: float | None, least: float, flag: str) -> None:
+    """ValueError naming the option `flag` when `value` is given and below `least`."""
+    if value is not None and value < least:
+        raise ValueError(f"{flag} must be ≥ {least:g}, got {value:g}")
+
+
 def stdout_closed() -> None:
     """The reader of stdout went away (`| head`): point stdout at /dev/null, so the interpreter's
     final flush does not print "Broken pipe" (the Python documentation's recipe for SIGPIPE)."""

@@ -182,7 +182,7 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
     """--serve on a busy port: one line, exit 1, and no file opened (the live sinks open first)."""
     import socket
 
-    from edge_app import runner
+    from edge_app import outputs
 
     opened = []
     real_open = open
@@ -192,7 +192,7 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
         opened.append(f)
         return f
 
-    monkeypatch.setattr(runner, "open", tracking_open, raising=False)
+    monkeypatch.setattr(outputs, "open", tracking_open, raising=False)
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
