@@ -37,13 +37,6 @@ def photos(tmp_path):
     return root
 
 
-def test_help_is_instant_and_lists_commands():
-    result = _invoke("--help")
-    assert result.exit_code == 0
-    for command in ("run", "info", "bench"):
-        assert command in result.output
-
-
 def test_folder_run_writes_jsonl_and_csv_and_reports_failures(exported, photos, tmp_path):
     jsonl, table = tmp_path / "out.jsonl", tmp_path / "out.csv"
     result = _invoke("run", "--source", photos, "--model", exported["int8"], "--jsonl", jsonl, "--csv", table, "--top-k", 2)

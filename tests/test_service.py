@@ -511,14 +511,6 @@ def test_native_messages_are_hidden_unless_verbose(photos):
     assert "XNNPACK" not in quiet.stderr and "XNNPACK" in loud.stderr
 
 
-def test_help_text_keeps_its_brackets():
-    from train.cli import app as train_app
-
-    assert "fashion-edge[gui]" in " ".join(_invoke("run", "--help").output.split())
-    fit_help = " ".join(CliRunner().invoke(train_app, ["fit", "--help"]).output.split())
-    assert "[default: the model's own" in fit_help
-
-
 # --- 10. pick-default ships only a model that passed, into the package, and says what it replaced ---
 
 def _checked_copy(folder: Path, name: str, passed: bool, test_pp: float, acc: float = 0.9) -> Path:

@@ -94,7 +94,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     state = json.loads(state_path.read_text()) if resuming else {"epoch": 0, "history": {}}
     strategy = make_strategy(config.strategy)
     with strategy.scope():
-        model = keras.models.load_model(run_dir / "last.keras", safe_mode=True) if resuming else _compiled(spec, config, original)
+        model = keras.models.load_model(run_dir / "last.keras", safe_mode=True) if resuming else compile_model(spec, config, original)
     if spec.label_smoothing:  # categorical loss wants one-hot targets
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
         val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
@@ -133,7 +133,7 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     return RunResult(run_dir, metrics)
 
 
-def _compiled(spec, config: TrainConfig, original: np.ndarray):
+def compile_model(spec, config: TrainConfig, original: np.ndarray):
     """A fresh model of the registry entry, compiled with its loss, learning rate and schedule."""
     import keras
 
