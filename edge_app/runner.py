@@ -2,8 +2,10 @@
 
     >>> summary = run(RunOptions(source="unseen/", jsonl="out.jsonl"))
 
-One loop for every source. Preprocessing is the model contract's (`Classifier.spec`), applied by
-`edge_app.preprocess`; colour conversion happened once, at the source boundary (`sources.py`).
+One loop for every source, one way through it: a `Frame` from `edge_app.sources` → its scores
+(`Classifier.scores`: the contract's preprocessing, then the model) → the smoother, for a stream's
+frames → `decide` → a `FrameResult`, which every sink of `edge_app.outputs` writes. Colour conversion
+happened once, at the source boundary (`sources.py`).
 
 Made to run for days under systemd: nothing the user made is touched before the run has started
 (source open, port bound, window up); every record carries a timestamp and the run's id; every

@@ -4,6 +4,7 @@ private names, and imports between siblings at module level unless a heavy libra
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +28,9 @@ def _name(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def _trees():
-    return [(_name(p), ast.parse(p.read_text(), filename=str(p))) for p in _modules()]
+@functools.cache
+def _trees() -> tuple:
+    return tuple((_name(p), ast.parse(p.read_text(), filename=str(p))) for p in _modules())
 
 
 def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
