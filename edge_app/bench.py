@@ -16,8 +16,26 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edge_app.classifier import Classifier
+from edge_app.classifier import DEFAULT_MODEL, Classifier
+from edge_app.errors import at_least
 from edge_app.preprocess import preprocess
+from edge_app.sources import open_source
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """Defaults of `fashion-edge bench`; the CLI options mirror them."""
+
+    model: str = str(DEFAULT_MODEL)  # packed .tflite (contract inside)
+    frames: int = 300  # 640×480 frames timed after the warm-up (the median is reported)
+    threads: int = 1  # interpreter threads
+    folder: str | None = None  # also time a folder of images, decode included (images/s)
+
+    def __post_init__(self) -> None:
+        at_least(self.frames, 1, "--frames")
+        at_least(self.threads, 1, "--threads")
+        if self.folder is not None and not Path(self.folder).exists():
+            raise ValueError(f"--folder {self.folder}: no such file or folder")
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,9 @@ def synthetic_frame(width: int = 640, height: int = 480, seed: int = 0) -> np.nd
     return arr.clip(0, 255).astype(np.uint8)
 
 
-def bench_frames(model: str | Path, frames: int = 300, threads: int = 1, warmup: int = 20) -> FrameBench:
+def bench_frames(model: str | Path, frames: int = BenchOptions.frames, threads: int = BenchOptions.threads,
+                 warmup: int = 20) -> FrameBench:
+    """Decode, preprocess and inference of one synthetic JPEG frame, `frames` times after `warmup`."""
     clf = Classifier(model, threads=threads)
     frame = synthetic_frame()
     buf = io.BytesIO()
@@ -93,9 +113,8 @@ def bench_frames(model: str | Path, frames: int = 300, threads: int = 1, warmup:
     return FrameBench(str(model), frames, ms(dec), ms(pre), ms(inf), cpu * 1e3)
 
 
-def bench_folder(model: str | Path, folder: str | Path, threads: int = 1) -> FolderBench:
-    from edge_app.sources import open_source
-
+def bench_folder(model: str | Path, folder: str | Path, threads: int = BenchOptions.threads) -> FolderBench:
+    """Every image of a folder, decoded and classified once."""
     clf = Classifier(model, threads=threads)
     t0 = time.perf_counter()
     n = 0

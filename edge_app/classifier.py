@@ -5,6 +5,10 @@ The same code path serves the Pi, `fashion-export check` and the benchmarks.
     >>> clf = Classifier("models/edge-int8.tflite")
     >>> clf.classify(rgb_frame)
     Prediction(label='Sneaker', index=7, score=0.93, top_k=[('Sneaker', 0.93), ...])
+
+`classify` is `scores` (preprocess + inference) followed by `decide`, a pure function over the
+probabilities (pycoral's `get_classes_from_scores`); a caller that changes the probabilities in
+between — the runner's smoother on a stream — calls the two itself.
 """
 
 from __future__ import annotations
@@ -34,6 +38,34 @@ class Prediction:
     top_k: list[tuple[str, float]] = field(default_factory=list)  # best classes, best first
     ms_preprocess: float = 0.0
     ms_inference: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One image through preprocessing and the model, before any decision."""
+
+    probs: np.ndarray | None  # (classes,) float32; None when preprocessing found no item
+    ms_preprocess: float
+    ms_inference: float
+
+    def decide(self, labels: list[str], top_k: int = 3, threshold: float = 0.0, probs: np.ndarray | None = None) -> Prediction:
+        """The Prediction for these scores (`probs` replaces them, e.g. a stream's running mean); NO_ITEM
+        when there was no item."""
+        if self.probs is None:
+            return Prediction(NO_ITEM, -1, 0.0, [], self.ms_preprocess, 0.0)
+        chosen = self.probs if probs is None else probs
+        return decide(chosen, labels, top_k, threshold, self.ms_preprocess, self.ms_inference)
+
+
+def decide(probs: np.ndarray, labels: list[str], top_k: int = 3, threshold: float = 0.0,
+           ms_preprocess: float = 0.0, ms_inference: float = 0.0) -> Prediction:
+    """Probabilities → a Prediction: the `top_k` classes, best first (ties: the lower class index, every
+    time), and UNCERTAIN as the label when the best score is below `threshold`."""
+    order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
+    top = [(labels[i], float(probs[i])) for i in order]
+    best = int(order[0])
+    label = labels[best] if probs[best] >= threshold else UNCERTAIN
+    return Prediction(label, best, float(probs[best]), top, ms_preprocess, ms_inference)
 
 
 class Classifier:
@@ -87,30 +119,21 @@ class Classifier:
 
     # --- one image, any size, through the contract's preprocessing ---------------------------------
 
-    def classify(self, image, top_k: int = 3, threshold: float = 0.0, smoother=None) -> Prediction:
-        """An RGB/gray array or PIL image → a Prediction; "no item" and "uncertain" as documented.
-
-        `smoother`, when given, maps this frame's probabilities to the ones decided on (a stream's
-        running mean, `runner.Smoother`).
-        """
+    def scores(self, image) -> Scores:
+        """An RGB/gray array or PIL image → its probabilities, through the contract's preprocessing, with
+        the milliseconds each step took; no probabilities when preprocessing finds no item."""
         t0 = time.perf_counter()
         pre = preprocess(image, self.spec)
         t1 = time.perf_counter()
         if not pre.has_item:
-            return Prediction(NO_ITEM, -1, 0.0, [], (t1 - t0) * 1e3, 0.0)
+            return Scores(None, (t1 - t0) * 1e3, 0.0)
         probs = self.probabilities(pre.image)[0]
         t2 = time.perf_counter()
-        if smoother is not None:
-            probs = smoother(probs)
-        return self.decide(probs, top_k, threshold, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        return Scores(probs, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
 
-    def decide(self, probs: np.ndarray, top_k: int = 3, threshold: float = 0.0, ms_pre: float = 0.0, ms_inf: float = 0.0) -> Prediction:
-        """Probabilities → a Prediction (top-k, and "uncertain" below `threshold`)."""
-        order = np.argsort(-probs, kind="stable")[: max(1, top_k)]  # ties: the lower class index first, every time
-        top = [(self.labels[i], float(probs[i])) for i in order]
-        best = int(order[0])
-        label = self.labels[best] if probs[best] >= threshold else UNCERTAIN
-        return Prediction(label, best, float(probs[best]), top, ms_pre, ms_inf)
+    def classify(self, image, top_k: int = 3, threshold: float = 0.0) -> Prediction:
+        """An RGB/gray array or PIL image → a Prediction; "no item" and "uncertain" as documented."""
+        return self.scores(image).decide(self.labels, top_k, threshold)
 
 
 def spec_warning(trained: PreprocessSpec, used: PreprocessSpec) -> str | None:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import typer
 
+from edge_app.quiet import hush_native_logs
+
 EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention (128 + SIGINT), in every command
 
 
@@ -47,6 +49,12 @@ def cli_errors(debug: bool = False, redact: Callable[[str], str] = lambda text: 
         raise typer.Exit(1) from None
 
 
+def at_least(value: float | None, least: float, flag: str) -> None:
+    """ValueError naming the option `flag` when `value` is given and below `least`."""
+    if value is not None and value < least:
+        raise ValueError(f"{flag} must be ≥ {least:g}, got {value:g}")
+
+
 def stdout_closed() -> None:
     """The reader of stdout went away (`| head`): point stdout at /dev/null, so the interpreter's
     final flush does not print "Broken pipe" (the Python documentation's recipe for SIGPIPE)."""
@@ -76,3 +84,15 @@ def version_option(program: str):
             raise typer.Exit(0)
 
     return typer.Option(False, "--version", callback=show, is_eager=True, help="print the version and exit")
+
+
+def tensorflow_cli(app: typer.Typer, program: str) -> None:
+    """Give a TensorFlow-side CLI (`fashion-train`, `fashion-export`) its `--version` and `--verbose`,
+    and quiet TensorFlow's start-up logging before any command imports it."""
+
+    @app.callback()
+    def _options(
+        version: bool = version_option(program),
+        verbose: bool = typer.Option(False, "--verbose", help="also show TensorFlow's own log lines (CUDA, oneDNN)"),
+    ) -> None:
+        hush_native_logs(verbose)  # before TensorFlow is imported

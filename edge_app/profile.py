@@ -32,8 +32,38 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app.atomic import atomic_write
+from edge_app.contract import ContractError, read_model
+from edge_app.errors import at_least
+from edge_app.machine import isa_summary, machine_info, package_versions
+from edge_app.runtime import make_interpreter
+
 MIN_SECONDS = 0.1  # timing budget per op and batch size (after warm-up); per model and round for the whole model
 ROUNDS = 5  # interleaved rounds of the whole-model timing
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """Defaults of `fashion-edge profile`; the CLI options mirror them."""
+
+    batches: tuple[int, ...] = (1, 256)  # batch sizes, each profiled op by op and as a whole model
+    threads: int = 1  # interpreter threads
+    rounds: int = ROUNDS  # interleaved rounds of the whole-model timing (the median of their medians is reported)
+
+    def __post_init__(self) -> None:
+        at_least(self.threads, 1, "--threads")
+        at_least(self.rounds, 1, "--rounds")
+
+
+def parse_batches(text: str) -> tuple[int, ...]:
+    """`--batch "1,256"` → (1, 256), duplicates dropped; ValueError unless every size is ≥ 1."""
+    try:
+        batches = tuple(dict.fromkeys(int(b) for b in text.split(",") if b.strip()))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise ValueError(f"--batch takes comma-separated sizes ≥ 1 such as 1,256; got {text!r}")
+    return batches
 
 
 @dataclass(frozen=True)
@@ -86,8 +116,6 @@ def _filled(detail: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def _interpreter(flat: bytes, threads: int, batch: int):
-    from edge_app.runtime import make_interpreter
-
     interp = make_interpreter(flat, threads)
     for d in interp.get_input_details():
         signature = d.get("shape_signature")
@@ -156,8 +184,6 @@ def to_markdown(profiles: dict[str, tuple[list[OpTime], float]], batch: int) -> 
 
 def load_flatbuffer(path) -> bytes:
     """The flatbuffer of a packed `.tflite` (contract dropped) or of a plain one; one clear error otherwise."""
-    from edge_app.contract import ContractError, read_model
-
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such model file")
     try:
@@ -209,9 +235,6 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
     each op is timed once, model after model. Returns {"machine", "versions", "threads", "batches", "rounds",
     "models": {name: {batch: {"whole_us", "whole_rounds_us", "whole_spread_pct", "ops": [OpTime as dict]}}}}.
     """
-    from edge_app.atomic import atomic_write
-    from edge_app.machine import machine_info, package_versions
-
     if rounds < 1:
         raise ValueError(f"--rounds must be ≥ 1, got {rounds}")
     paths = [Path(p) for p in paths]
@@ -242,8 +265,6 @@ def profile_models(paths, batches=(1, 256), threads: int = 1, out=None, progress
 
 def report_markdown(result: dict) -> str:
     """profile.md: the machine, the side-by-side whole-model table, then one per-op table per model and batch."""
-    from edge_app.machine import isa_summary
-
     m, threads = result["machine"], result["threads"]
     head = (f"# Per-op profile\n\n{m.get('cpu', '?')} ({m.get('arch', '?')}; {isa_summary(m)}), {m.get('cores', '?')} cores, "
             f"load average {m.get('load_avg_1m')} at the start; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + "; "

@@ -2,8 +2,10 @@
 
     >>> summary = run(RunOptions(source="unseen/", jsonl="out.jsonl"))
 
-One loop for every source. Preprocessing is the model contract's (`Classifier.spec`), applied by
-`edge_app.preprocess`; colour conversion happened once, at the source boundary (`sources.py`).
+One loop for every source, one way through it: a `Frame` from `edge_app.sources` → its scores
+(`Classifier.scores`: the contract's preprocessing, then the model) → the smoother, for a stream's
+frames → `decide` → a `FrameResult`, which every sink of `edge_app.outputs` writes. Colour conversion
+happened once, at the source boundary (`sources.py`).
 
 Made to run for days under systemd: nothing the user made is touched before the run has started
 (source open, port bound, window up); every record carries a timestamp and the run's id; every
@@ -13,11 +15,7 @@ own exit code (`Summary.exit_code`).
 
 from __future__ import annotations
 
-import csv
-import errno
 import json
-import os
-import re
 import secrets
 import signal
 import sys
@@ -26,17 +24,18 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from edge_app.atomic import atomic_write
 from edge_app.classifier import DEFAULT_MODEL, Classifier, Prediction
 from edge_app.contract import check_outputs
+from edge_app.errors import at_least, one_line
+from edge_app.outputs import FrameResult, Outputs
 from edge_app.quiet import native_stderr
-from edge_app.sources import Frame, SourceError, is_live, open_source
+from edge_app.sources import Frame, SourceError, is_live, open_source, skip_note
 
 # Exit codes of `fashion-edge run`, one per way a run can end (documented in the CLI's help).
 EXIT_OK = 0  # the source ended, --max-frames was reached, the window was closed, or stdout was closed
@@ -45,11 +44,6 @@ EXIT_SOME_FAILED = 3  # finished, but some inputs could not be read
 EXIT_STREAM_LOST = 4  # a live stream dropped and stayed down (--retries exhausted)
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as for every fashion-* command
 EXIT_TERMINATED = 143  # SIGTERM (what `systemctl stop` sends): 128 + 15
-# Disk-full errors: saving frames stops, classification goes on.
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
-# Characters FAT/exFAT (USB sticks) refuse in file names, and control characters.
-_UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f#]+')
-_SAVED = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}_\d{6,}_.*\.jpg$")  # the names _FrameSaver gives
 
 
 class Terminated(BaseException):
@@ -84,6 +78,37 @@ class RunOptions:
     summary: str | None = None  # also write the summary as JSON here, however the run ends
     timeout: float = 10.0  # seconds to wait for a stream URL to open (and for each frame)
     verbose: bool = False  # let LiteRT's and OpenCV's own messages through (passwords still redacted)
+
+    def __post_init__(self) -> None:
+        """Refuse values no run can use, naming the option as `fashion-edge run` spells it."""
+        if self.top_k < 1:
+            raise ValueError(f"--top-k must be ≥ 1, got {self.top_k}")
+        if self.smooth < 1:
+            raise ValueError(f"--smooth must be ≥ 1, got {self.smooth}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"--threshold must be in [0, 1], got {self.threshold}")
+        if self.fps_limit is not None and self.fps_limit <= 0:
+            raise ValueError(f"--fps-limit must be > 0, got {self.fps_limit}")
+        if self.timeout <= 0:
+            raise ValueError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        for value, least, flag in ((self.max_frames, 1, "--max-frames"), (self.threads, 1, "--threads"),
+                                   (self.retries, 0, "--retries"), (self.save_max, 0, "--save-max")):
+            at_least(value, least, flag)
+        if self.serve is not None and not 0 <= self.serve <= 65535:
+            raise ValueError(f"--serve takes a port 1–65535 (0 = any free one), got {self.serve}")
+        if self.roi is not None and (self.roi[2] <= 0 or self.roi[3] <= 0 or self.roi[0] < 0 or self.roi[1] < 0):
+            raise ValueError(f"--roi needs x, y ≥ 0 and w, h > 0, got {','.join(map(str, self.roi))!r}")
+
+
+def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+    """`--roi "x,y,w,h"` → (x, y, w, h) in pixels; ValueError on anything else."""
+    if text is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--roi wants x,y,w,h in pixels, got {text!r}") from None
+    return x, y, w, h
 
 
 def now_iso() -> str:
@@ -179,178 +204,11 @@ class Smoother:
 
 
 def classify_frame(clf: Classifier, frame: Frame, options: RunOptions, smoother: Smoother | None) -> Prediction:
-    return clf.classify(crop_roi(frame.image, options.roi), options.top_k, options.threshold, smoother)
-
-
-def record(frame: Frame, pred: Prediction | None, error: str | None = None) -> dict:
-    """The JSONL object of one frame."""
-    if pred is None:
-        return {"source": frame.source, "label": None, "score": None, "top_k": [], "ms_preprocess": None, "ms_inference": None, "error": error}
-    return {
-        "source": frame.source, "label": pred.label, "score": round(pred.score, 6),
-        "top_k": [{"label": label, "score": round(score, 6)} for label, score in pred.top_k],
-        "ms_preprocess": round(pred.ms_preprocess, 4), "ms_inference": round(pred.ms_inference, 4), "error": None,
-    }
-
-
-def line(rec: dict) -> str:
-    if rec["error"]:
-        return f"{rec['source']}  ERROR {rec['error']}"
-    top = "  ".join(f"{t['label']} {t['score']:.2f}" for t in rec["top_k"]) or rec["label"]
-    return f"{rec['source']}  {rec['label']}  [{top}]  pre {rec['ms_preprocess']:.2f} ms  inf {rec['ms_inference']:.2f} ms"
-
-
-def _check_writable(path: str, flag: str) -> None:
-    """Fail before the run starts — and before anything is truncated — when `path` cannot be written."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise ValueError(f"{flag} {path}: is a folder; give a file name")
-    if not folder.is_dir():
-        raise ValueError(f"{flag} {path}: folder {folder} does not exist")
-    if not os.access(target if target.exists() else folder, os.W_OK):
-        raise ValueError(f"{flag} {path}: permission denied")
-
-
-def safe_name(text: str) -> str:
-    """A file-name part valid on FAT/exFAT USB sticks too: no `:` (as in "camera:0"), `#`, `?`, …"""
-    return _UNSAFE_NAME.sub("_", text).strip(" ._") or "frame"
-
-
-class _FrameSaver:
-    """Annotated frames in a folder: at most `limit` of them, oldest removed first (frames saved by
-    earlier runs count too, so a week of restarts cannot fill the card); on a full disk it stops
-    saving with one warning — classification goes on."""
-
-    def __init__(self, folder: Path, limit: int, warn: Callable[[str], None]) -> None:
-        self.folder, self.limit, self.warn = folder, limit, warn
-        folder.mkdir(parents=True, exist_ok=True)
-        self.kept: deque[Path] = deque(sorted(p for p in folder.iterdir() if _SAVED.match(p.name)))
-        self.saved = 0
-        self.stopped: str | None = None
-
-    def save(self, name: str, jpeg: bytes) -> None:
-        if self.stopped:
-            return
-        path = self.folder / name
-        try:
-            _save_jpeg(path, jpeg)
-        except OSError as exc:
-            if exc.errno not in _DISK_FULL:
-                raise
-            self.stopped = f"{self.folder}: disk full ({exc.strerror or exc}) after {self.saved} frames"
-            self.warn(f"warning: --save-dir {self.stopped}; no more frames are saved, classification goes on")
-            return
-        self.saved += 1
-        self.kept.append(path)
-        while self.limit and len(self.kept) > self.limit:
-            self.kept.popleft().unlink(missing_ok=True)
-
-
-def _save_jpeg(path: Path, jpeg: bytes) -> None:
-    """Write one frame; a partial file (the disk filled up mid-write) is removed, never left behind."""
-    try:
-        with open(path, "wb") as f:
-            f.write(jpeg)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-class _Outputs:
-    """The sinks a run writes to, closed however the run ends.
-
-    The live sinks (web view, window) open first, because they are what usually fails (a port in use,
-    no display). The files open at the first frame: a run that never started truncates nothing."""
-
-    def __init__(self, options: RunOptions, run_id: str, warn: Callable[[str], None] = print):
-        self.options, self.run_id, self.warn = options, run_id, warn
-        self.jsonl = self.csv_file = self.csv = self.saver = self.server = self.window = self.fps = None
-        self._files_open = False
-        for path, flag in ((options.jsonl, "--jsonl"), (options.csv, "--csv"), (options.summary, "--summary")):
-            if path:
-                _check_writable(path, flag)
-        try:
-            self._open_live(options)
-        except BaseException:
-            self.close()  # a sink that failed to open (port in use, no GUI) leaves none of the others open
-            raise
-
-    def _open_live(self, options: RunOptions) -> None:
-        if options.serve is not None:
-            from edge_app.serve import LiveServer, describe
-
-            self.server = LiveServer(options.host, options.serve).start()
-            for text in describe(self.server):
-                self.warn(text)
-        if options.show:
-            from edge_app.window import Window, WindowUnavailable
-
-            try:
-                self.window = Window("fashion-edge")
-            except WindowUnavailable as exc:
-                raise ValueError(f"--show: {exc}") from None
-        if options.save_dir or self.server or self.window:
-            from edge_app.annotate import FpsMeter
-
-            self.fps = FpsMeter(10)
-
-    def _open_files(self) -> None:
-        """Open --jsonl/--csv/--save-dir at the first frame (append mode keeps what is there)."""
-        options, mode = self.options, "a" if self.options.append else "w"
-        self._files_open = True
-        if options.jsonl:
-            self.jsonl = open(options.jsonl, mode, encoding="utf-8")
-        if options.csv:
-            fresh = mode == "w" or not Path(options.csv).exists() or Path(options.csv).stat().st_size == 0
-            self.csv_file = open(options.csv, mode, newline="", encoding="utf-8")
-            self.csv = csv.writer(self.csv_file)
-            if fresh:
-                self.csv.writerow(["time", "run", "source", "label", "score", "top_k", "ms_preprocess", "ms_inference", "error"])
-        if options.save_dir:
-            self.saver = _FrameSaver(Path(options.save_dir), options.save_max, self.warn)
-
-    @property
-    def wants_frames(self) -> bool:
-        return self.fps is not None
-
-    def write(self, rec: dict, frame: Frame) -> bool:
-        """Send one frame's result everywhere; False when the user asked to quit (window q/ESC)."""
-        if not self._files_open:
-            self._open_files()
-        if self.jsonl:
-            self.jsonl.write(json.dumps(rec) + "\n")
-            self.jsonl.flush()
-        if self.csv:
-            top = ";".join(f"{t['label']}:{t['score']:.4f}" for t in rec["top_k"])
-            self.csv.writerow([rec["time"], rec["run"], rec["source"], rec["label"], rec["score"], top,
-                               rec["ms_preprocess"], rec["ms_inference"], rec["error"] or ""])
-            self.csv_file.flush()
-        if not self.wants_frames or frame.image is None:
-            return True
-        from edge_app.annotate import annotate, encode_jpeg
-
-        # Frames of a stream are named "<stream>#<n>"; a still image has no frame rate to show.
-        fps = self.fps.tick() if "#" in frame.source else None
-        text = [rec["error"] or f"{rec['label']} {rec['score']:.2f}"] + [f"{t['label']} {t['score']:.2f}" for t in rec["top_k"][1:3]]
-        annotated = annotate(frame.image, text, fps=fps)
-        jpeg = encode_jpeg(annotated) if (self.saver or self.server) else b""
-        if self.saver:
-            self.saver.save(f"{self.run_id}_{frame.index:06d}_{safe_name(Path(frame.source.split('#')[0]).stem)}.jpg", jpeg)
-        if self.server:
-            self.server.publish(jpeg, {**rec, "fps": round(fps, 1) if fps is not None else None})
-        if self.window:
-            return self.window.show(annotated)
-        return True
-
-    def close(self) -> None:
-        for f in (self.jsonl, self.csv_file):
-            if f:
-                f.close()
-        if self.server:
-            self.server.stop()
-        if self.window:
-            self.window.close()
+    """One frame's Prediction: its region of interest through the model, the probabilities of a stream's
+    frames averaged by `smoother` (never a still image's: files in a folder are independent)."""
+    scores = clf.scores(crop_roi(frame.image, options.roi))
+    smoothed = smoother(scores.probs) if smoother is not None and frame.stream and scores.probs is not None else None
+    return scores.decide(clf.labels, options.top_k, options.threshold, probs=smoothed)
 
 
 class _Signals:
@@ -428,8 +286,8 @@ class _Looped:
         while True:
             good = 0
             for frame in self.current:
-                good += frame.ok
-                yield Frame(frame.source, index, frame.image, frame.error)
+                good += frame.image is not None
+                yield replace(frame, index=index)
                 index += 1
             if not good:
                 raise ValueError("--loop: a whole pass gave no readable frame; stopping")
@@ -459,7 +317,7 @@ def _hold(server, warn: Callable[[str], None]) -> None:
         return
 
 
-def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summary: Summary, echo, signals: _Signals) -> str:
+def _loop(frames, clf: Classifier, options: RunOptions, outputs: Outputs, summary: Summary, echo, signals: _Signals) -> str:
     """Classify until the source ends; returns the ending ("done", "max frames", "window closed")."""
     smoother = Smoother(options.smooth) if options.smooth > 1 else None
     min_gap = 1.0 / options.fps_limit if options.fps_limit else 0.0
@@ -476,15 +334,14 @@ def _loop(frames, clf: Classifier, options: RunOptions, outputs: _Outputs, summa
         pred = None
         if error is None:
             try:
-                # streams name frames "<stream>#<n>"; files in a folder are independent, never smoothed
-                pred = classify_frame(clf, frame, options, smoother if "#" in frame.source else None)
+                pred = classify_frame(clf, frame, options, smoother)
             except ValueError as exc:
                 error = " ".join(str(exc).split())
-        rec = {"time": now_iso(), "run": summary.run_id, **record(frame, pred, error)}
+        result = FrameResult(now_iso(), summary.run_id, frame.source, pred, error)
         if not options.quiet:
-            echo(line(rec))
+            echo(result.line())
         with signals.deferred():  # the record everywhere and the frame counted, or neither
-            keep_going = outputs.write(rec, frame)
+            keep_going = outputs.write(result, frame)
             _count(summary, pred, error)
             if outputs.saver is not None:
                 summary.saved, summary.save_stopped = outputs.saver.saved, outputs.saver.stopped
@@ -523,14 +380,12 @@ def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = No
     frames = _open_frames(options, native_log)
     summary = Summary(skipped=list(getattr(frames, "skipped", [])))
     if summary.skipped:
-        from edge_app.sources import skip_note
-
         warn(f"warning: skipped {len(summary.skipped)} files that are not images this app reads: {skip_note(summary.skipped)}")
     outputs = None
     try:
         with _Signals().installed() as signals:
             try:
-                outputs = _Outputs(options, summary.run_id, warn)
+                outputs = Outputs(options, summary.run_id, warn)
             except BaseException:
                 _close(frames)  # releases a camera even when an output failed to open
                 raise
@@ -547,8 +402,6 @@ def run(options: RunOptions, echo=print, warn: Callable[[str], None] | None = No
             except BrokenPipeError:
                 summary.ending = "output closed"  # `fashion-edge run … | head`: a normal way to stop
             except Exception as exc:  # noqa: BLE001 - an output failing mid-run still ends with a summary
-                from edge_app.errors import one_line
-
                 summary.ending, summary.fatal = "failed", one_line(exc)
             finally:
                 _close(frames)

@@ -1,6 +1,6 @@
 """Where frames come from: a camera, a video, a stream URL, the Pi camera, an image, a folder or a glob.
 
-`open_source(spec)` turns whatever the user typed into one iterator of `Frame`s. Every image leaves
+`open_source(source)` turns whatever the user typed into one iterator of `Frame`s. Every image leaves
 here as RGB uint8 — OpenCV's BGR is converted once, at this boundary, and nowhere else. A file that
 cannot be read becomes a Frame with an `error` and the run goes on; only a source that cannot work
 at all (no such camera, a stream that never opens or keeps dropping) raises `SourceError`.
@@ -62,10 +62,9 @@ class Frame:
     index: int  # running frame number from 0
     image: np.ndarray | None  # (H, W, 3) uint8 RGB; None when `error` is set
     error: str | None = None  # one-line reason this frame/file could not be read
-
-    @property
-    def ok(self) -> bool:
-        return self.image is not None
+    # One of a sequence of frames of one scene — a camera, a stream URL, a video file — which the runner
+    # smooths over and gives a frame rate; False for a still image (files in a folder are independent).
+    stream: bool = False
 
 
 class SourceError(RuntimeError):
@@ -84,7 +83,7 @@ CaptureFactory = Callable[[Any], Capture]  # target (int camera index, path/URL 
 
 
 def open_source(
-    spec: str,
+    source: str,
     *,
     retries: int = 3,
     backoff: float = 0.5,
@@ -93,13 +92,13 @@ def open_source(
     timeout: float = OPEN_TIMEOUT_S,
     native_log: Callable[[str], None] | None = None,
 ) -> Iterator[Frame]:
-    """Open `spec` and return an iterator of Frames.
+    """Open `source` and return an iterator of Frames.
 
-    The spec is checked (and a stream opened) right away, so a bad spec fails here, not at the
+    The source is checked (and a stream opened) right away, so a bad one fails here, not at the
     first `next()`. Close the iterator (`frames.close()`) to release a camera early.
 
     Args:
-        spec: "0" (camera index), "picamera2", an rtsp/rtmp/http(s) URL, a video file, an image file,
+        source: "0" (camera index), "picamera2", an rtsp/rtmp/http(s) URL, a video file, an image file,
             a folder of images, or a glob pattern such as "photos/**/*.jpg".
         retries: how many times a live stream (camera, URL, picamera2) is reopened after it drops.
         backoff: seconds before the first reopen; doubled before each further one.
@@ -116,7 +115,7 @@ def open_source(
         SourceError: a path that does not exist, an unsupported file type, an empty folder or glob,
             a stream that does not open, or (while iterating) a live stream that stays down.
     """
-    text = str(spec).strip()
+    text = str(source).strip()
     factory = capture_factory or functools.partial(
         _open_capture, timeout=timeout, native_log=native_log, secrets=url_secrets(text))
 
@@ -225,9 +224,9 @@ class FileFrames:
         self._it.close()
 
 
-def is_live(spec: str) -> bool:
-    """Whether `spec` names a source that never ends by itself (a camera, the Pi camera, a live URL)."""
-    text = str(spec).strip()
+def is_live(source: str) -> bool:
+    """Whether `source` names one that never ends by itself (a camera, the Pi camera, a live URL)."""
+    text = str(source).strip()
     if text == PICAMERA or text.isdigit():
         return True
     parts = urlsplit(text)
@@ -287,10 +286,10 @@ def _reconnect(cap: Capture, factory: CaptureFactory, target: Any, name: str, re
 
 
 def _frame(bgr: np.ndarray, source: str, index: int) -> Frame:
-    """The one BGR → RGB conversion of the app (OpenCV and Picamera2 both hand out BGR)."""
+    """The one BGR → RGB conversion of the app (OpenCV and Picamera2 both hand out BGR); a frame of a stream."""
     a = np.asarray(bgr)
     if a.dtype != np.uint8:
-        return Frame(source, index, None, f"unsupported frame type {a.dtype} (expected uint8)")
+        return Frame(source, index, None, f"unsupported frame type {a.dtype} (expected uint8)", stream=True)
     if a.ndim == 2:
         rgb = np.repeat(a[:, :, None], 3, axis=2)
     elif a.ndim == 3 and a.shape[2] in (3, 4):
@@ -298,8 +297,8 @@ def _frame(bgr: np.ndarray, source: str, index: int) -> Frame:
     elif a.ndim == 3 and a.shape[2] == 1:
         rgb = np.repeat(a, 3, axis=2)
     else:
-        return Frame(source, index, None, f"unsupported frame shape {a.shape}")
-    return Frame(source, index, rgb)
+        return Frame(source, index, None, f"unsupported frame shape {a.shape}", stream=True)
+    return Frame(source, index, rgb, stream=True)
 
 
 def _open_capture(target: Any, *, timeout: float = OPEN_TIMEOUT_S, native_log: Callable[[str], None] | None = None,

@@ -1,6 +1,6 @@
 """Accuracy drift of an exported model against its float Keras reference: the gate before shipping.
 
-    >>> report = check("models/robust-int8.tflite", reference="runs/robust", unseen="unseen")
+    >>> report = check("models/robust-int8.tflite", "runs/robust", EvalData.load(EvalConfig()))
     >>> report.passed, report.sets["test"].delta_pp
 
 The candidate runs through `edge_app.Classifier` — the very code path the Pi runs — on the full test
@@ -19,9 +19,10 @@ import numpy as np
 from edge_app.atomic import atomic_write
 from edge_app.classifier import Classifier
 from edge_app.contract import update_contract
-from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
-from edge_app.preprocess import preprocess_batch, to_input
+from export.config import EvalConfig
+from export.evalsets import EvalData
+from export.runs import find_keras, load_keras
 
 SETS = ("test", "unseen", "corrupted")
 
@@ -79,69 +80,15 @@ def compare_sets(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarra
     return SetDrift(len(labels), r_acc, c_acc, (c_acc - r_acc) * 100, float((ref == cand).mean()), per_class, worst, flipped)
 
 
-@dataclass
-class EvalData:
-    """The three sets, prepared once and reused for every variant of a run."""
-
-    test_x: np.ndarray  # (N, 28, 28) uint8
-    test_y: np.ndarray
-    corrupted_x: np.ndarray
-    corrupted_ids: list[str]
-    unseen_images: list  # decoded RGB arrays
-    unseen_y: np.ndarray
-    unseen_ids: list[str]
-    unseen_skipped: list[str] = field(default_factory=list)  # unreadable files, reported not fatal
-    _reference: dict = field(default_factory=dict, repr=False)  # (model, preprocessing) → reference outputs
-
-    def unseen_pixels(self, spec) -> np.ndarray:
-        """The unseen images preprocessed as a contract says."""
-        return preprocess_batch(self.unseen_images, spec)[0]
-
-    def reference(self, model, spec) -> dict[str, np.ndarray]:
-        """The float model's probabilities on each set, computed once per (model, preprocessing):
-        every variant of a run is checked against the same reference."""
-        key = (id(model), repr(spec))
-        if key not in self._reference:
-            self._reference[key] = {
-                "test": keras_probabilities(model, self.test_x),
-                "unseen": keras_probabilities(model, self.unseen_pixels(spec)),
-                "corrupted": keras_probabilities(model, self.corrupted_x),
-                "_model": model,  # keeps id(model) from being reused while the entry lives
-            }
-        return self._reference[key]
-
-    @classmethod
-    def load(cls, unseen: str | Path | None = "unseen", data_dir: str | None = None, seed: int = 0, limit: int | None = None) -> "EvalData":
-        from export.corruptions import corrupt_mixed
-        from train.data import load_dataset
-
-        data = load_dataset(data_dir)
-        x, y = data.x_test, data.y_test
-        if limit:
-            x, y = x[:limit], y[:limit]
-        corrupted, kinds = corrupt_mixed(x, seed=seed)
-        ids = [f"test[{i}] {name}@{sev}" for i, (name, sev) in enumerate(kinds)]
-        if unseen is None:
-            return cls(x, y, corrupted, ids, [], np.zeros(0, int), [])
-        real = decode_labelled(unseen)
-        return cls(x, y, corrupted, ids, real.images, real.labels, real.names, real.skipped)
-
-
-def keras_probabilities(model, pixels: np.ndarray) -> np.ndarray:
-    return model.predict(to_input(pixels), batch_size=512, verbose=0) if len(pixels) else np.zeros((0, 10), np.float32)
-
-
 def check(
     candidate: str | Path,
     reference: str | Path,
     evaldata: EvalData,
-    max_drift: float = 0.5,
+    max_drift: float = EvalConfig.max_drift,
     keras_model=None,
     threads: int | None = None,
 ) -> DriftReport:
     """Evaluate one exported model against its Keras reference on the three sets."""
-    from export.convert import find_keras, load_keras
-
     clf = Classifier(candidate, threads=threads)
     model = keras_model or load_keras(find_keras(reference))
     ref = evaldata.reference(model, clf.spec)

@@ -28,59 +28,19 @@ import numpy as np
 from edge_app.contract import Contract, write_model
 from edge_app.labels import LABELS
 from edge_app.preprocess import PreprocessSpec, to_input
-
-VARIANTS = ("float32", "float16", "dynamic", "int8")
-IO_TYPES = ("uint8", "int8", "float32")
-LOGITS_RANGES = ("decision", "full")
-FIRST_CONV = ("float", "int8")  # int8 variant: the first conv on a one-channel input — kept in float | quantized
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """Defaults of the export stage; `fashion-export convert` options mirror it."""
-
-    calibration: int = 500  # representative images for int8, stratified from the training set
-    io: str = "uint8"  # int8 variant's input/output type: uint8 (camera pixels as-is) | int8 | float32
-    seed: int = 0  # seeds the calibration sample
-    out: str = "models"  # folder receiving <model>-<variant>.tflite
-    logits: str = "decision"  # int8 logits range: decision (where top-1 is decided) | full (calibrated min/max)
-    first_conv: str = "float"  # int8: a conv reading the one-channel input stays float (a QUANTIZE after it) | int8
-    preprocess: str = "model"  # contract's preprocessing: model (the spec it was trained with) | photo | seed
-    data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)
+from edge_app.runtime import input_details, make_interpreter, output_details
+from export.config import FIRST_CONV, IO_TYPES, LOGITS_RANGES, VARIANTS, ExportConfig, ExportError
+from export.logits_range import quantize_with_decision_range
+from export.rewrite import inference_graph
+from export.runs import find_keras, load_keras
+from train.data import Dataset, load_dataset, stratified_indices
+from train.models import MODELS
 
 
-class ExportError(ValueError):
-    """The source model or the request cannot be exported."""
-
-
-def find_keras(source: str | Path) -> Path:
-    """A run folder (with model.keras) or a `.keras` file → the `.keras` path."""
-    source = Path(source)
-    path = source / "model.keras" if source.is_dir() else source
-    if not path.exists():
-        raise ExportError(f"{source}: no model.keras here (train it with fashion-train fit)")
-    return path
-
-
-def load_keras(path: Path):
-    """Load with safe_mode=True; one clear error for anything that is not a usable 28×28×1 model."""
-    import keras
-
-    try:
-        model = keras.models.load_model(path, safe_mode=True)
-    except Exception as exc:  # zip errors, unsafe lambdas, foreign files: all mean "not our model"
-        raise ExportError(f"{path}: not a loadable Keras model ({' '.join(str(exc).split())[:160]})") from exc
-    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
-    if shape != (28, 28, 1):
-        raise ExportError(f"{path}: model input is {shape}, expected (28, 28, 1)")
-    return model
-
-
-def calibration_images(n: int, seed: int = 0, data_dir: str | None = None) -> np.ndarray:
-    """`n` training images, stratified by class and seeded, as uint8 (n, 28, 28)."""
-    from train.data import load_dataset, stratified_indices
-
-    data = load_dataset(data_dir)
+def calibration_images(n: int, seed: int = 0, data_dir: str | None = None, dataset: Dataset | None = None) -> np.ndarray:
+    """`n` training images, stratified by class and seeded, as uint8 (n, 28, 28); `dataset` is
+    Fashion-MNIST when the caller has loaded it already (else it is loaded from `data_dir`)."""
+    data = dataset or load_dataset(data_dir)
     return data.x_train[stratified_indices(data.y_train, n, seed)]
 
 
@@ -148,8 +108,6 @@ def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: 
     converter = make_converter(model, variant, calibration, io)
     with quiet_native_output():
         if variant == "int8":
-            from export.logits_range import quantize_with_decision_range
-
             return quantize_with_decision_range(converter, to_input(calibration), narrow=logits == "decision",
                                                 keep_float=first_conv_nodes if first_conv == "float" else None)
         return converter.convert(), None
@@ -256,8 +214,6 @@ def exportable(model, sample: np.ndarray | None = None, tolerance: float = 1e-4)
     The rewrite is kept only when it reproduces the trained model's outputs on `sample` (or on
     seeded noise) to within `tolerance`; otherwise the trained graph is converted as it is.
     """
-    from export.rewrite import inference_graph
-
     folded, notes = inference_graph(model)
     if not notes:
         return model, []
@@ -270,8 +226,6 @@ def exportable(model, sample: np.ndarray | None = None, tolerance: float = 1e-4)
 
 def _io_contract(flat: bytes) -> dict:
     """Input/output dtype, shape and quantization as the runtime sees them."""
-    from edge_app.runtime import input_details, make_interpreter, output_details
-
     interp = make_interpreter(flat)
     i, o = input_details(interp), output_details(interp)
     return {
@@ -319,8 +273,6 @@ def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict
         return PreprocessSpec(choice).to_dict()
     if "preprocess" in metrics:
         return PreprocessSpec.from_dict(metrics["preprocess"]).to_dict()
-    from train.models import MODELS
-
     return (MODELS[name].preprocess if name in MODELS else PreprocessSpec()).to_dict()
 
 

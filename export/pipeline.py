@@ -1,6 +1,8 @@
-"""`fashion-export all`: every run × every variant, converted and checked, with one summary.
+"""`fashion-export all`: every run × every variant, converted and checked, with one summary; and
+`pick-default`, which ships the best checked int8 export into the edge app.
 
-    >>> summary = export_all("runs", out="models")      # models/summary.md
+    >>> rows, summary = export_all("runs", ExportConfig(out="models"))      # models/summary.md
+    >>> pick_default("models", "edge_app/models/default.tflite")
 """
 
 from __future__ import annotations
@@ -10,8 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_app.atomic import atomic_write
-from export.check import EvalData, check, write_report
-from export.convert import VARIANTS, ExportConfig, calibration_images, convert, load_run
+from edge_app.contract import read_contract
+from export.check import check, write_report
+from export.config import VARIANTS, EvalConfig, ExportConfig, PickConfig
+from export.convert import calibration_images, convert, load_run
+from export.evalsets import EvalData
+from export.runs import find_runs
+from train.data import load_dataset
 
 
 @dataclass(frozen=True)
@@ -25,25 +32,21 @@ class SummaryRow:
     error: str = ""
 
 
-def find_runs(runs_dir: str | Path) -> list[Path]:
-    runs = sorted(p.parent for p in Path(runs_dir).glob("*/model.keras"))
-    if not runs:
-        raise FileNotFoundError(f"no runs under {runs_dir} (expected <model>/model.keras)")
-    return runs
-
-
 def export_all(
     runs_dir: str | Path,
     config: ExportConfig = ExportConfig(),
     variants=VARIANTS,
-    unseen: str | Path | None = "unseen",
-    max_drift: float = 0.5,
+    evaluation: EvalConfig = EvalConfig(),
     progress=None,
 ) -> tuple[list[SummaryRow], Path]:
-    """Convert and check everything; a failing variant is reported, the others go on."""
+    """Convert and check everything; a failing variant is reported, the others go on.
+
+    Fashion-MNIST is loaded and verified once, for the drift check's sets and the calibration sample."""
     runs = find_runs(runs_dir)
-    evaldata = EvalData.load(unseen, config.data_dir)
-    calibration = calibration_images(config.calibration, config.seed, config.data_dir) if "int8" in variants else None
+    dataset = load_dataset(config.data_dir)
+    evaldata = EvalData.load(evaluation, dataset)
+    calibration = calibration_images(config.calibration, config.seed, dataset=dataset) if "int8" in variants else None
+    max_drift = evaluation.max_drift
     rows = []
     for run in runs:
         source = load_run(run, calibration)  # once: the model, its hash and its verified rewrites
@@ -94,12 +97,11 @@ class DefaultCandidate:
     refusals: tuple[str, ...]  # why it may not ship (empty: it may)
 
 
-def default_candidates(models_dir: str | Path, max_kb: float = 300.0, max_drift: float = 0.5) -> list[DefaultCandidate]:
+def default_candidates(models_dir: str | Path, config: PickConfig = PickConfig()) -> list[DefaultCandidate]:
     """Every int8 export under `models_dir`, with the reasons it may not be shipped: no check yet, a
-    check that failed, or drift on the two 10,000-image sets (test and corrupted) above `max_drift`
-    — the floor, whatever looser gate the check itself was run with — or a file above `max_kb`."""
-    from edge_app.contract import read_contract
-
+    check that failed, or drift on the two 10,000-image sets (test and corrupted) above `config.max_drift`
+    — the floor, whatever looser gate the check itself was run with — or a file above `config.max_kb`."""
+    max_drift, max_kb = config.max_drift, config.max_kb
     found = []
     for path in sorted(Path(models_dir).glob("*-int8.tflite")):
         c = read_contract(path)
@@ -121,20 +123,19 @@ def default_candidates(models_dir: str | Path, max_kb: float = 300.0, max_drift:
     return found
 
 
-def pick_default(models_dir: str | Path, out: str | Path, prefer: str = "edge", max_kb: float = 300.0,
-                 max_drift: float = 0.5, force: bool = False) -> DefaultCandidate:
-    """The int8 model to ship: `prefer`'s if it may ship (see `default_candidates`), else the one with
-    the best test accuracy that may. On the small unseen/ set a single flipped image moves accuracy by
-    ~1 pp, so it does not rank the models; but a model whose check failed is not shipped unless
-    `force` (then the best of all, refusals and all). Reads only the exports' contracts."""
-    candidates = default_candidates(models_dir, max_kb, max_drift)
+def pick_default(models_dir: str | Path, out: str | Path, config: PickConfig = PickConfig()) -> DefaultCandidate:
+    """The int8 model to ship: `config.prefer`'s if it may ship (see `default_candidates`), else the one
+    with the best test accuracy that may. On the small unseen/ set a single flipped image moves accuracy
+    by ~1 pp, so it does not rank the models; but a model whose check failed is not shipped unless
+    `config.force` (then the best of all, refusals and all). Reads only the exports' contracts."""
+    candidates = default_candidates(models_dir, config)
     if not candidates:
         raise FileNotFoundError(f"no *-int8.tflite under {models_dir} (run fashion-export all)")
-    pool = [c for c in candidates if not c.refusals] or (candidates if force else [])
+    pool = [c for c in candidates if not c.refusals] or (candidates if config.force else [])
     if not pool:
         why = "; ".join(f"{c.path.name}: {', '.join(c.refusals)}" for c in candidates)
         raise ValueError(f"no int8 model under {models_dir} passed its drift check ({why}); "
                          "run fashion-export all, or ship one anyway with --force")
-    chosen = max(pool, key=lambda c: (c.model == prefer, c.test_acc))
+    chosen = max(pool, key=lambda c: (c.model == config.prefer, c.test_acc))
     atomic_write(out, chosen.path.read_bytes())
     return chosen

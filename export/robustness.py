@@ -1,10 +1,11 @@
 """`fashion-export robustness`: every model and variant on test, corruptions, unseen/ and real photos.
 
-    >>> rows = robustness("runs", "models", real_dir="../shared/wild-dev", out="reports")
+    >>> rows = robustness("runs", "models", "reports", EvalConfig(real_dir="../shared/wild-dev"))
 
 The Keras model is the `keras` variant; exported ones run through `edge_app.Classifier`. Real images
 are preprocessed by `edge_app.preprocess` in each requested mode (`photo`, and `seed` — the study's
-pipeline — for comparison), so a table row says how much of the gain is the preprocessing.
+pipeline — for comparison), so a table row says how much of the gain is the preprocessing. The sets
+themselves are built once, in `export.evalsets`.
 """
 
 from __future__ import annotations
@@ -17,53 +18,10 @@ import numpy as np
 
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.classifier import Classifier
-from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
-from edge_app.preprocess import PreprocessSpec, preprocess, preprocess_batch
-
-
-@dataclass
-class RealSet:
-    """A labelled folder, decoded once and preprocessed once per mode."""
-
-    name: str
-    labels: np.ndarray
-    pixels: dict[str, np.ndarray]  # mode → (N, 28, 28) uint8
-    skipped: list[str] = field(default_factory=list)  # unreadable files
-    found: dict[str, np.ndarray] = field(default_factory=dict)  # mode → (N,) bool: an item was found ("no item" is wrong)
-    names: list[str] = field(default_factory=list)  # paths relative to the folder
-    images: list[np.ndarray] = field(default_factory=list, repr=False)  # the decoded photos, for the failure gallery
-
-    @classmethod
-    def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
-        real = decode_labelled(folder)
-        return cls.of(name, real.images, real.labels, list(real.names), modes, real.skipped)
-
-    @classmethod
-    def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=()) -> "RealSet":
-        done = {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes}
-        return cls(name, np.asarray(labels), {m: d[0] for m, d in done.items()}, list(skipped),
-                   {m: d[1] for m, d in done.items()}, names, list(images))
-
-    @classmethod
-    def rendered(cls, x: np.ndarray, y: np.ndarray, n: int, modes: tuple[str, ...], seed: int = 7) -> "RealSet":
-        """`n` Fashion-MNIST *test* items rendered as casual 240×320 photos (`train.render`): a
-        real-photo-like set that anyone can rebuild, and that no model trained on."""
-        from train import render
-
-        idx = np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False)
-        scene = render.Scene(height=240, widths=(320, 240))
-        images = [render.render_photo(x[i], int(y[i]), np.random.default_rng([seed, int(i)]), scene) for i in idx]
-        return cls.of("rendered", images, y[idx], [f"rendered_{i}" for i in idx], modes)
-
-    def correct(self, mode: str, probs: np.ndarray) -> np.ndarray:
-        """Per image: the top class is the truth and an item was found (the edge app says "no item" otherwise)."""
-        found = self.found.get(mode, np.ones(len(self.labels), bool))
-        return (probs.argmax(1) == self.labels) & found
-
-    def sources(self) -> list[str]:
-        """Each image's source: its file name up to the first underscore (`closet_bluetee.jpg` → closet)."""
-        return [Path(n).name.split("_", 1)[0] if "_" in Path(n).name else Path(n).stem for n in self.names]
+from export.config import EvalConfig, RobustnessConfig
+from export.evalsets import RealSet, SuiteSets, empty_scene_rate, evaluate
+from export.runs import KerasPredictor, find_runs
 
 
 @dataclass(frozen=True)
@@ -77,51 +35,7 @@ class Row:
     per_class: dict[str, dict[str, float]]  # set name → class → accuracy (photo mode)
     sources: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # set → source/casual/product → {n, acc} (photo)
     no_item: dict[str, int] = field(default_factory=dict)  # set → photos answered "no item" (photo mode)
-
-
-class _Keras:
-    """The float reference behind the same `probabilities(pixels)` call as the Classifier."""
-
-    def __init__(self, run: Path):
-        from export.convert import find_keras, load_keras
-
-        self.model = load_keras(find_keras(run))
-
-    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        from export.check import keras_probabilities
-
-        return keras_probabilities(self.model, pixels)
-
-
-def corrupted_sets(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int = 0):
-    """The suite's (name, severity, images, labels), built once for all models."""
-    from export.corruptions import corruption_suite
-
-    return list(corruption_suite(x, y, seed=seed, limit=limit))
-
-
-def evaluate(predictor, x_test, y_test, suite, real_sets: list[RealSet], photo_probs: dict | None = None) -> tuple[float, dict, dict, dict]:
-    """(test, corruption, real, per_class) accuracies; `photo_probs`, when given, receives each real set's
-    photo-mode probabilities (set name → (N, classes)), so a caller need not predict them again."""
-    acc = lambda probs, labels: float((probs.argmax(1) == labels).mean()) if len(labels) else float("nan")  # noqa: E731
-    test = acc(predictor.probabilities(x_test), y_test)
-    by_name: dict[str, list[float]] = {}
-    for name, _severity, images, labels in suite:
-        by_name.setdefault(name, []).append(acc(predictor.probabilities(images), labels))
-    corruption = {name: float(np.mean(v)) for name, v in by_name.items()}
-    real, per_class = {}, {}
-    for rs in real_sets:
-        real[rs.name] = {}
-        for mode, pixels in rs.pixels.items():
-            probs = predictor.probabilities(pixels)
-            real[rs.name][mode] = float(rs.correct(mode, probs).mean()) if len(rs.labels) else float("nan")
-            if mode == "photo":
-                if photo_probs is not None:
-                    photo_probs[rs.name] = probs
-                pred = probs.argmax(1)
-                per_class[rs.name] = {LABELS[c]: float((pred[rs.labels == c] == c).mean()) for c in range(10) if (rs.labels == c).any()}
-                per_class[rs.name]["_confusion"] = _confusion(rs.labels, pred).tolist()
-    return test, corruption, real, per_class
+    confusion: dict[str, list[list[int]]] = field(default_factory=dict)  # set → 10×10 counts, true × predicted (photo mode)
 
 
 def by_source(rs: RealSet, correct: np.ndarray, casual: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -133,87 +47,62 @@ def by_source(rs: RealSet, correct: np.ndarray, casual: tuple[str, ...]) -> dict
     return {name: {"n": int(sel.sum()), "acc": float(correct[sel].mean()) if sel.any() else float("nan")} for name, sel in groups.items()}
 
 
-def _confusion(labels: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    m = np.zeros((10, 10), int)
-    np.add.at(m, (labels, pred), 1)
-    return m
+def _candidates(run: Path, models_dir: Path) -> list[tuple[str, Path | None]]:
+    """(variant, path) of a run's rows: its Keras model (path None), then every export found for it."""
+    exports = sorted(models_dir.glob(f"{run.name}-*.tflite"))
+    return [("keras", None)] + [(p.stem.split("-", 1)[1], p) for p in exports]
 
 
-CASUAL = ("closet", "wardrobe")  # source prefixes of casual photos (a garment on a bed, a floor, a hanger)
-EMPTY_SCENES = Path(__file__).resolve().parents[1] / "tests" / "empty_scenes"  # committed scenes with no garment
+def _row(run: Path, variant: str, predictor, sets: SuiteSets, casual: tuple[str, ...]) -> tuple[Row, dict[str, np.ndarray]]:
+    """One row of the table, and its photo-mode probabilities per real set (for the failure galleries)."""
+    result = evaluate(predictor, sets)
+    sources, no_item = {}, {}
+    for rs in sets.real:
+        if rs.name in result.photo_probs:
+            sources[rs.name] = by_source(rs, rs.correct("photo", result.photo_probs[rs.name]), casual)
+            no_item[rs.name] = int((~rs.found["photo"]).sum())
+    return Row(run.name, variant, result.test, result.corruption_mean, result.corruption, result.real, result.per_class,
+               sources, no_item, result.confusion), result.photo_probs
 
 
 def robustness(
     runs_dir: str | Path,
     models_dir: str | Path,
-    real_dir: str | Path | None = None,
-    unseen: str | Path | None = "unseen",
     out: str | Path = "reports",
-    modes: tuple[str, ...] = ("photo", "seed"),
-    limit: int | None = 2000,
-    data_dir: str | None = None,
+    evaluation: EvalConfig = EvalConfig(),
+    config: RobustnessConfig = RobustnessConfig(),
     progress=None,
-    casual: tuple[str, ...] = CASUAL,
-    empty_dir: str | Path | None = EMPTY_SCENES,
-    rendered: int = 1000,
 ) -> list[Row]:
     """The whole table; writes robustness.json, robustness.md, a confusion PNG per model and a failure
     gallery per model and set of photos (`failures-<model>-<set>.png`)."""
-    from export.pipeline import find_runs
-    from train.data import load_dataset
-
-    data = load_dataset(data_dir)
-    suite = corrupted_sets(data.x_test, data.y_test, limit)
-    real_sets = []
-    if unseen and Path(unseen).is_dir():
-        real_sets.append(RealSet.load("unseen", unseen, modes))
-    if real_dir:
-        real_sets.append(RealSet.load(Path(real_dir).name, real_dir, modes))
-    if rendered:
-        real_sets.append(RealSet.rendered(data.x_test, data.y_test, rendered, modes))
-    empty = empty_scene_rate(empty_dir) if empty_dir and Path(empty_dir).is_dir() else None
+    sets = SuiteSets.load(evaluation, config.modes, config.rendered)
+    empty = empty_scene_rate(config.empty_dir) if config.empty_dir and Path(config.empty_dir).is_dir() else None
     rows, galleries = [], {}  # (model, set) → (variant, set, probabilities): its int8 export's failures, else Keras's
     for run in find_runs(runs_dir):
-        candidates = [("keras", None)] + [(p.stem.split("-", 1)[1], p) for p in sorted(Path(models_dir).glob(f"{run.name}-*.tflite"))]
-        for variant, path in candidates:
+        for variant, path in _candidates(run, Path(models_dir)):
             if progress:
                 progress(f"{run.name}-{variant}")
-            predictor = _Keras(run) if path is None else Classifier(path)
-            photo_probs: dict[str, np.ndarray] = {}
-            test, corruption, real, per_class = evaluate(predictor, data.x_test, data.y_test, suite, real_sets, photo_probs)
-            sources, no_item = {}, {}
-            for rs in real_sets:
-                if rs.name in photo_probs:
-                    probs = photo_probs[rs.name]
-                    sources[rs.name] = by_source(rs, rs.correct("photo", probs), casual)
-                    no_item[rs.name] = int((~rs.found["photo"]).sum())
-                    if variant == "int8" or (run.name, rs.name) not in galleries:
-                        galleries[(run.name, rs.name)] = (variant, rs, probs)
-            rows.append(Row(run.name, variant, test, float(np.mean(list(corruption.values()))), corruption, real, per_class, sources, no_item))
-    out = Path(out)
-    report = {"corruption_images_per_severity": limit, "casual_sources": list(casual), "empty_scenes": empty, "rows": [asdict(r) for r in rows]}
-    atomic_write(out / "robustness.json", json.dumps(report, indent=2))
-    atomic_write(out / "robustness.md", to_markdown(rows, real_sets, empty))
-    for row in rows:
-        if row.variant == "keras" and row.per_class:
-            plot_confusions(row, out / f"confusion-{row.model}.png")
-    for (name, set_name), (variant, rs, probs) in galleries.items():
-        failure_gallery(rs, probs, out / f"failures-{name}-{set_name}.png", title=f"{name}-{variant} on {set_name}")
+            predictor = KerasPredictor.from_run(run) if path is None else Classifier(path)
+            row, photo_probs = _row(run, variant, predictor, sets, config.casual)
+            rows.append(row)
+            for rs in sets.real:
+                if rs.name in photo_probs and (variant == "int8" or (run.name, rs.name) not in galleries):
+                    galleries[(run.name, rs.name)] = (variant, rs, photo_probs[rs.name])
+    _write(Path(out), rows, sets.real, empty, galleries, evaluation, config)
     return rows
 
 
-def empty_scene_rate(folder: str | Path, spec: PreprocessSpec = PreprocessSpec()) -> dict:
-    """How many photos of scenes with no garment the preprocessing answers "no item" for."""
-    from edge_app.images import ImageError, load_image
-
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    found = []
-    for p in paths:
-        try:
-            found.append(preprocess(load_image(p), spec).has_item)
-        except ImageError:
-            continue
-    return {"folder": Path(folder).name, "n": len(found), "no_item": int(len(found) - sum(found))}
+def _write(out: Path, rows: list[Row], real_sets: list[RealSet], empty: dict | None, galleries: dict,
+           evaluation: EvalConfig, config: RobustnessConfig) -> None:
+    report = {"corruption_images_per_severity": evaluation.corruption_limit, "casual_sources": list(config.casual),
+              "empty_scenes": empty, "rows": [asdict(r) for r in rows]}
+    atomic_write(out / "robustness.json", json.dumps(report, indent=2))
+    atomic_write(out / "robustness.md", to_markdown(rows, real_sets, empty))
+    for row in rows:
+        if row.variant == "keras" and row.confusion:
+            plot_confusions(row, out / f"confusion-{row.model}.png")
+    for (name, set_name), (variant, rs, probs) in galleries.items():
+        failure_gallery(rs, probs, out / f"failures-{name}-{set_name}.png", title=f"{name}-{variant} on {set_name}")
 
 
 def failure_gallery(rs: RealSet, probs: np.ndarray, path: Path, title: str = "", limit: int = 120) -> Path:
@@ -291,7 +180,7 @@ def plot_confusions(row: Row, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = [(name, np.array(pc["_confusion"])) for name, pc in row.per_class.items()]
+    sets = [(name, np.array(m)) for name, m in row.confusion.items()]
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 5.5), squeeze=False)
     for ax, (name, m) in zip(axes[0], sets):
         ax.imshow(m, cmap="Blues")

@@ -18,7 +18,8 @@ def export_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(export_run, tmp_path_factory):
     """variant → path of the packed .tflite, all four variants (200 calibration images)."""
-    from export.convert import ExportConfig, convert_all
+    from export.config import ExportConfig
+    from export.convert import convert_all
 
     out = tmp_path_factory.mktemp("export-models")
     paths = convert_all(export_run, config=ExportConfig(out=str(out), calibration=200))

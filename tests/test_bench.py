@@ -82,11 +82,14 @@ def test_json_rows(passing, export_run):
         for key, kind in ROW_KEYS.items():
             assert isinstance(row[key], kind), (variant, key, row[key])
         assert "real_acc" not in row  # only with --real-dir
-        assert 0.0 <= row["test_acc"] <= 1.0 and 0.0 <= row["agreement"] <= 1.0
+        assert row["delta_pp"] == pytest.approx((row["test_acc"] - rows["keras"]["test_acc"]) * 100)
         assert row["p50_us"] > 0 and row["p95_us"] >= row["p50_us"] and row["throughput_ips"] > 0
     assert set(rows["int8"]["p50_us_by_threads"]) == {"1", "2"}
     assert rows["int8"]["p50_us"] == rows["int8"]["p50_us_by_threads"]["1"]
     assert rows["keras"]["delta_pp"] == 0.0 and rows["keras"]["p50_us_by_threads"] == {}
+    trained = json.loads((Path(export_run) / "metrics.json").read_text())
+    assert rows["keras"]["test_acc"] == trained["test_accuracy"]  # the same model on the same 10,000 images
+    assert rows["keras"]["agreement"] == 1.0 and rows["float32"]["agreement"] >= 0.999  # float32 is the Keras graph
     assert rows["int8"]["size_kb"] < rows["float32"]["size_kb"]
     assert rows["int8"]["size_ratio"] < 1.0 == rows["float32"]["size_ratio"]
     assert data["rounds"] == 2 and all(len(rows[v]["p50_us_rounds"]) == 2 for v in ("keras", "float32", "int8"))
@@ -106,7 +109,7 @@ def test_timings_interleave_the_rows_round_by_round(monkeypatch):
     """ABAB…: every round times each row once, in order; a failing row drops out and the others go on."""
     import numpy as np
 
-    from export import bench
+    from export import bench, timing
 
     order = []
 
@@ -128,12 +131,12 @@ def test_timings_interleave_the_rows_round_by_round(monkeypatch):
         def load_ms(self, threads):
             return 1.0
 
-    out = bench.timed_rounds({0: Fake("A"), 1: Fake("B"), 2: Fake("C", fail=True)}, np.zeros((28, 28), np.uint8),
+    out = timing.timed_rounds({0: Fake("A"), 1: Fake("B"), 2: Fake("C", fail=True)}, np.zeros((28, 28), np.uint8),
                              np.zeros((4, 28, 28), np.uint8), (1, 2), 1, iterations=30, rounds=3)
     assert order == [("A", 1), ("A", 2), ("B", 1), ("B", 2), ("C", 1)] + [("A", 1), ("A", 2), ("B", 1), ("B", 2)] * 2
     assert out[0]["p50"][1] == [10.0, 60.0, 100.0] and len(out[1]["ips"]) == 3
     assert out[2] == {"error": "interpreter gone"}
-    row = bench._with_timing(bench.BenchRow("m", "int8", "ok"), out[0], 1)
+    row = bench.with_timing(bench.BenchRow("m", "int8", "ok"), out[0], 1)
     assert row.p50_us == 60.0 and row.p50_spread_pct == pytest.approx(100 * 90 / 60)
 
 
@@ -145,7 +148,7 @@ def test_floor_above_one_fails(bench_dirs, export_run):
 
 
 def test_parse_floors_rejects_unknown_metric():
-    from export.bench import parse_floors
+    from export.config import parse_floors
 
     assert parse_floors("test=0.9, unseen=0.5") == {"test": 0.9, "unseen": 0.5}
     with pytest.raises(ValueError, match="metric"):
@@ -155,13 +158,13 @@ def test_parse_floors_rejects_unknown_metric():
 
 
 def test_failed_check_status(tmp_path):
-    from export.bench import BenchRow, _drift_failures, apply_floors
+    from export.bench import BenchRow, apply_floors, drift_failures
 
     model = tmp_path / "m-int8.tflite"
     model.write_bytes(b"")
-    assert _drift_failures(model) is None
+    assert drift_failures(model) is None
     model.with_suffix(".drift.json").write_text(json.dumps({"passed": False, "failures": ["unseen"]}))
-    assert _drift_failures(model) == ["unseen"]
+    assert drift_failures(model) == ["unseen"]
     rows = [BenchRow("m", "int8", "exported-but-failed-check (unseen)", test_acc=0.1),
             BenchRow("m", "float32", "ok", test_acc=0.95)]
     assert apply_floors(rows, {"test": 0.9}) == []
@@ -169,10 +172,19 @@ def test_failed_check_status(tmp_path):
 
 
 def test_per_layer_report_names_the_worst_tensors(export_run, tmp_path):
-    from export.bench import per_layer_report
-    from export.convert import load_keras
+    import csv
 
-    csv_path, md_path = per_layer_report(load_keras(export_run / "model.keras"), "baseline", tmp_path, calibration=20)
+    from export.quant_debug import per_layer_report
+    from export.runs import load_keras
+
+    md_path, csv_path = per_layer_report(load_keras(export_run / "model.keras"), "baseline", tmp_path, calibration=20)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) >= 2  # one row per quantized tensor
+    ratios = [float(r["rmse/scale"]) for r in rows]
+    assert ratios == sorted(ratios, reverse=True)  # worst first
+    for r in rows:  # rmse/scale is the error in units of the tensor's own quantization step
+        if float(r["scale"]):
+            assert float(r["rmse/scale"]) == pytest.approx(float(r["rmse"]) / float(r["scale"]), abs=5e-5)  # printed to 4 places
     text = md_path.read_text()
-    assert "rmse/scale" in text and "baseline" in text
-    assert len(csv_path.read_text().splitlines()) >= 3  # header + one row per quantized tensor
+    assert text.startswith("# Per-layer int8 quantization error: baseline")
+    assert f"`{rows[0]['tensor_name']}` ({rows[0]['rmse/scale']})" in text  # the worst layer is named first

@@ -5,16 +5,19 @@ import json
 import numpy as np
 import pytest
 
+from edge_app.classifier import Classifier
 from edge_app.contract import read_contract
-from export.check import EvalData, check, compare_sets, write_report
-from export.convert import ExportConfig, convert
+from export.check import check, compare_sets, write_report
+from export.config import EvalConfig, ExportConfig
+from export.convert import convert
+from export.evalsets import EvalData
 
 UNSEEN_LIMIT = 1000  # test images: enough for a stable gate, fast enough for CI
 
 
 @pytest.fixture(scope="module")
 def evaldata():
-    return EvalData.load("unseen", limit=UNSEEN_LIMIT)
+    return EvalData.load(EvalConfig(unseen="unseen", test_limit=UNSEEN_LIMIT))
 
 
 def test_good_export_passes_and_reports(exported, export_run, evaldata):
@@ -70,7 +73,7 @@ def test_compare_sets_figures():
 def test_empty_unseen_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no labelled images"):
-        EvalData.load(tmp_path / "empty", limit=10)
+        EvalData.load(EvalConfig(unseen=str(tmp_path / "empty"), test_limit=10))
 
 
 def test_an_unreadable_unseen_file_is_skipped_not_fatal(exported, export_run, tmp_path):
@@ -79,21 +82,24 @@ def test_an_unreadable_unseen_file_is_skipped_not_fatal(exported, export_run, tm
     (tmp_path / "bag").mkdir()
     Image.new("RGB", (40, 40), "white").save(tmp_path / "bag" / "good.png")
     (tmp_path / "bag" / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    data = EvalData.load(tmp_path, limit=100)
+    data = EvalData.load(EvalConfig(unseen=str(tmp_path), test_limit=100))
     assert data.unseen_ids == ["bag/good.png"] and len(data.unseen_skipped) == 1
     report = check(exported["float16"], export_run, data)
     assert report.sets["unseen"].n == 1
 
 
-def test_reference_is_computed_once_for_all_variants(exported, export_run, monkeypatch):
-    import export.check as check_module
-    from export.convert import load_keras
+def test_every_variant_is_checked_against_one_reference(exported, export_run):
+    """The float model's outputs are computed once per (model, preprocessing) and shared: the reports of two
+    variants quote the very same reference, and it is what the Keras model itself gives on those pixels."""
+    from export.runs import keras_probabilities, load_keras
 
-    calls = []
-    real = check_module.keras_probabilities
-    monkeypatch.setattr(check_module, "keras_probabilities", lambda m, x: calls.append(len(x)) or real(m, x))
-    data = EvalData.load("unseen", limit=200)
+    data = EvalData.load(EvalConfig(unseen="unseen", test_limit=200))
     model = load_keras(export_run / "model.keras")
     reports = [check(exported[v], export_run, data, keras_model=model) for v in ("float32", "int8")]
-    assert len(calls) == 3  # test, unseen, corrupted — once, not once per variant
-    assert reports[0].sets["test"].reference_acc == reports[1].sets["test"].reference_acc
+    spec = Classifier(exported["int8"]).spec
+    first, again = data.reference(model, spec), data.reference(model, spec)
+    assert all(first[name] is again[name] for name in ("test", "unseen", "corrupted"))
+    assert np.array_equal(first["test"], keras_probabilities(model, data.test_x))
+    for name in ("test", "unseen", "corrupted"):
+        assert reports[0].sets[name].reference_acc == reports[1].sets[name].reference_acc
+    assert reports[0].sets["test"].reference_acc == float((first["test"].argmax(1) == data.test_y).mean())

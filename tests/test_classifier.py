@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge_app.classifier import NO_ITEM, UNCERTAIN, Classifier
+from edge_app.classifier import NO_ITEM, UNCERTAIN, Classifier, decide
 from edge_app.contract import Contract, ContractError, read_model, write_model
 from edge_app.runtime import dequantize, pixels_to_input, quantize
 
@@ -30,11 +30,31 @@ def test_classify_photo_and_no_item(exported):
     assert blank.label == NO_ITEM and blank.index == -1
 
 
-def test_threshold_gives_uncertain(exported):
-    clf = Classifier(exported["float32"])
+def test_threshold_gives_uncertain():
+    labels = [f"class {i}" for i in range(10)]
     probs = np.full(10, 0.1, np.float32)
-    assert clf.decide(probs, threshold=0.5).label == UNCERTAIN
-    assert clf.decide(probs, threshold=0.05).label in clf.labels
+    probs[3] = 0.2
+    uncertain = decide(probs, labels, threshold=0.5)
+    assert uncertain.label == UNCERTAIN and uncertain.index == 3 and uncertain.score == pytest.approx(0.2)
+    assert decide(probs, labels, threshold=0.2).label == "class 3"  # the threshold itself is enough
+
+
+def test_classify_is_scores_then_decide(exported):
+    """`classify` = `scores` + the pure `decide`; a smoother in between sees the very same probabilities."""
+    clf = Classifier(exported["int8"])
+    frame = np.full((240, 320, 3), 230, np.uint8)
+    frame[60:200, 110:210] = 30
+    scores = clf.scores(frame)
+    np.testing.assert_array_equal(scores.probs, clf.probabilities(clf_input(clf, frame))[0])
+    direct, via = clf.classify(frame, top_k=2), scores.decide(clf.labels, top_k=2)
+    assert (direct.label, direct.index, direct.top_k) == (via.label, via.index, via.top_k)
+    assert clf.scores(np.full((240, 320, 3), 128, np.uint8)).decide(clf.labels).label == NO_ITEM
+
+
+def clf_input(clf, frame):
+    from edge_app.preprocess import preprocess
+
+    return preprocess(frame, clf.spec).image
 
 
 def test_uint8_input_is_fed_without_float_math():

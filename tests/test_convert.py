@@ -7,7 +7,9 @@ import pytest
 
 from edge_app.classifier import Classifier
 from edge_app.contract import read_contract
-from export.convert import VARIANTS, ExportConfig, ExportError, convert, load_keras
+from export.config import VARIANTS, ExportConfig, ExportError
+from export.convert import convert
+from export.runs import load_keras
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -37,13 +37,6 @@ def photos(tmp_path):
     return root
 
 
-def test_help_is_instant_and_lists_commands():
-    result = _invoke("--help")
-    assert result.exit_code == 0
-    for command in ("run", "info", "bench"):
-        assert command in result.output
-
-
 def test_folder_run_writes_jsonl_and_csv_and_reports_failures(exported, photos, tmp_path):
     jsonl, table = tmp_path / "out.jsonl", tmp_path / "out.csv"
     result = _invoke("run", "--source", photos, "--model", exported["int8"], "--jsonl", jsonl, "--csv", table, "--top-k", 2)
@@ -182,7 +175,7 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
     """--serve on a busy port: one line, exit 1, and no file opened (the live sinks open first)."""
     import socket
 
-    from edge_app import runner
+    from edge_app import outputs
 
     opened = []
     real_open = open
@@ -192,7 +185,7 @@ def test_an_output_that_cannot_open_fails_cleanly(exported, tmp_path, monkeypatc
         opened.append(f)
         return f
 
-    monkeypatch.setattr(runner, "open", tracking_open, raising=False)
+    monkeypatch.setattr(outputs, "open", tracking_open, raising=False)
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)

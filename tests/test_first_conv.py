@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 from edge_app.classifier import Classifier
 from edge_app.contract import read_contract, read_model
 from edge_app.runtime import make_interpreter, pixels_to_input
-from export.convert import ExportConfig, ExportError, convert, export_flat, first_conv_nodes, float_ops
+from export.config import ExportConfig, ExportError
+from export.convert import convert, export_flat, first_conv_nodes, float_ops
 
 TOLERANCE = 1e-5  # relative to the layer's largest output: float32 rounding, nothing quantized
 
@@ -88,7 +89,7 @@ def test_int8_first_conv_keeps_the_all_int8_graph(export_run, exported, tmp_path
     assert ops[0] == ("QUANTIZE", "int8") and ("CONV_2D", "int8") in ops
     assert float_ops(flat) == [] and c.quantization["first_conv"] == "int8"
     # the float first conv agrees with Keras at least as well as the all-int8 graph, on the same calibration
-    from export.convert import load_keras
+    from export.runs import load_keras
     from edge_app.preprocess import to_input
 
     x = _test_images(2000)

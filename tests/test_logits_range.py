@@ -5,7 +5,8 @@ import pytest
 
 from edge_app.classifier import Classifier
 from edge_app.contract import read_contract
-from export.convert import ExportConfig, ExportError, calibration_images, convert, export_flat, load_run
+from export.config import ExportConfig, ExportError
+from export.convert import calibration_images, convert, export_flat, load_run
 from export.logits_range import MIN_IMAGES, decision_range, quantized_range
 
 

@@ -53,10 +53,15 @@ def test_edge_fits_the_pi(built):
     assert built["edge"].count_params() <= 100_000
 
 
-def test_study_models_in_registry():
-    assert STUDY_MODELS == ("baseline", "deep", "robust")
-    assert set(STUDY_MODELS) <= set(MODELS)
-    assert "edge" in MODELS
+def test_study_models_are_the_registrys_first_and_keep_the_studys_batches_and_epochs():
+    """`--model study` trains the study's three with its recipe: 10 epochs of batch 32 unless told otherwise."""
+    from train.config import TrainConfig
+
+    assert list(MODELS)[: len(STUDY_MODELS)] == list(STUDY_MODELS) and "edge" in MODELS
+    for name in STUDY_MODELS:
+        config = TrainConfig(model=name).for_model(MODELS[name])
+        assert (config.epochs, config.batch_size) == (10, 32)
+        assert TrainConfig(model=name, epochs=3, batch_size=8).for_model(MODELS[name]).epochs == 3
 
 
 def test_robust_layers(built):
@@ -79,12 +84,30 @@ def test_robust_flips_inert_at_inference(built):
     np.testing.assert_allclose(np.asarray(model(x, training=False)), np.asarray(model(x, training=False)), rtol=1e-6)
 
 
-def test_training_hints():
-    assert MODELS["robust"].reduce_lr is True
-    assert MODELS["baseline"].reduce_lr is False and MODELS["deep"].reduce_lr is False
-    for name in STUDY_MODELS:
-        assert MODELS[name].learning_rate == pytest.approx(1e-3)
-        assert MODELS[name].label_smoothing == 0.0 and not MODELS[name].photo_augment
+@pytest.mark.parametrize("name", list(MODELS))
+def test_training_hints_reach_the_compiled_model(name):
+    """What the registry entry says is what fit compiles: the study's Adam 1e-3 on sparse labels; edge's
+    label smoothing and a cosine decay to 0 over exactly the planned steps."""
+    from train.config import TrainConfig
+    from train.fit import compile_model
+
+    spec = MODELS[name]
+    config = TrainConfig(model=name).for_model(spec)
+    original = np.array([True] * 100 + [False] * 100)  # 100 originals and their 100 photo copies
+    model = compile_model(spec, config, original)
+    rate = model.optimizer.get_config()["learning_rate"]  # a number, or the serialized schedule
+    if name in STUDY_MODELS:
+        assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+        assert rate == pytest.approx(1e-3)
+    else:
+        assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+        assert spec.label_smoothing > 0 and model.loss.get_config()["label_smoothing"] == pytest.approx(spec.label_smoothing)
+        schedule = keras.optimizers.schedules.deserialize(rate)
+        assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+        per_epoch = -(-(100 + round(spec.photo_share * 100)) // config.batch_size)
+        assert schedule.decay_steps == config.epochs * per_epoch
+        assert float(schedule(0)) == pytest.approx(spec.learning_rate)
+        assert float(schedule(schedule.decay_steps)) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_unknown_model_lists_valid_names():

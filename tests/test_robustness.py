@@ -4,10 +4,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from edge_app.contract import read_contract
+from edge_app.labels import LABELS
 from export.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +29,19 @@ def test_robustness_table_json_and_confusion(export_run, exported, tmp_path):
     data = json.loads((out / "robustness.json").read_text())
     rows = {(r["model"], r["variant"]): r for r in data["rows"]}
     assert set(rows) == {("baseline", "keras"), ("baseline", "int8")}
+    trained = json.loads((export_run / "metrics.json").read_text())
+    assert rows[("baseline", "keras")]["test_acc"] == trained["test_accuracy"]  # the same model on the same 10,000 images
+    n_unseen = len(list((ROOT / "unseen").glob("*/*.png")))
     for r in rows.values():
-        assert 0 <= r["test_acc"] <= 1 and 0 <= r["corruption_mean"] <= 1
         assert len(r["corruption"]) == 18
+        assert r["corruption_mean"] == pytest.approx(np.mean(list(r["corruption"].values())))
         assert set(r["real"]["unseen"]) == {"photo", "seed"}
+        confusion = np.array(r["confusion"]["unseen"])  # true class × predicted, photo mode
+        assert confusion.shape == (10, 10) and confusion.sum() == n_unseen
+        assert set(r["per_class"]["unseen"]) <= set(LABELS)
+        for c, name in enumerate(LABELS):  # per-class accuracy is the confusion matrix's row, read off its diagonal
+            if confusion[c].sum():
+                assert r["per_class"]["unseen"][name] == confusion[c, c] / confusion[c].sum()
     md = (out / "robustness.md").read_text()
     assert "| baseline | int8 |" in md and "Per-class accuracy" in md
     with Image.open(out / "confusion-baseline.png") as im:
@@ -54,7 +66,11 @@ def test_robustness_by_source_failure_gallery_and_empty_scenes(export_run, expor
                                  "--real-dir", str(real), "--modes", "photo", "--casual", "closet", "--empty-dir", str(empty), "--rendered", "30"])
     assert result.exit_code == 0, result.output
     data = json.loads((out / "robustness.json").read_text())
-    assert data["empty_scenes"]["n"] == 5 and 0 <= data["empty_scenes"]["no_item"] <= 5
+    from edge_app.images import load_image
+    from edge_app.preprocess import preprocess
+
+    answered_no_item = sum(not preprocess(load_image(p)).has_item for p in sorted(empty.iterdir()))
+    assert data["empty_scenes"] == {"folder": "empty", "n": 5, "no_item": answered_no_item}
     row = next(r for r in data["rows"] if r["variant"] == "int8")
     src = row["sources"]["real"]
     assert src["casual"]["n"] == 4 and src["product"]["n"] == 8
@@ -80,7 +96,9 @@ def test_robustness_bad_flags(export_run, tmp_path):
 
 
 def test_pick_default_takes_a_checked_int8_model(export_run, exported, tmp_path):
-    from export.check import EvalData, check, write_report
+    from export.check import check, write_report
+    from export.config import EvalConfig
+    from export.evalsets import EvalData
 
     models = tmp_path / "models"
     models.mkdir()
@@ -89,7 +107,7 @@ def test_pick_default_takes_a_checked_int8_model(export_run, exported, tmp_path)
     out = tmp_path / "default.tflite"
     result = runner.invoke(app, ["pick-default", str(models), "--out", str(out)])
     assert result.exit_code == 1 and "passed its drift check" in result.output  # not checked yet
-    write_report(check(candidate, export_run, EvalData.load("unseen", limit=500), max_drift=5.0))
+    write_report(check(candidate, export_run, EvalData.load(EvalConfig(unseen="unseen", test_limit=500)), max_drift=5.0))
     result = runner.invoke(app, ["pick-default", str(models), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert read_contract(out).variant == "int8" and read_contract(out).checks["drift"]["test"]["n"] == 500

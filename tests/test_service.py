@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from edge_app import outputs
 from edge_app import runner as runner_mod
 from edge_app import sources
 from edge_app.cli import app
@@ -238,7 +239,7 @@ def test_sigterm_and_ctrl_c_end_with_a_summary_and_their_exit_code(photos, tmp_p
 # --- 4. a full disk stops saving, not classifying ---------------------------------------------------
 
 def test_a_full_disk_stops_saving_with_one_warning_and_classification_goes_on(photos, tmp_path, monkeypatch):
-    real_save, calls = runner_mod._save_jpeg, []
+    real_save, calls = outputs.save_jpeg, []
 
     def small_disk(path, jpeg):
         calls.append(path)
@@ -246,7 +247,7 @@ def test_a_full_disk_stops_saving_with_one_warning_and_classification_goes_on(ph
             raise OSError(errno.ENOSPC, "No space left on device")
         real_save(path, jpeg)
 
-    monkeypatch.setattr(runner_mod, "_save_jpeg", small_disk)
+    monkeypatch.setattr(outputs, "save_jpeg", small_disk)
     jsonl, frames = tmp_path / "r.jsonl", tmp_path / "frames"
     result = _invoke("run", photos, "--save-dir", frames, "--jsonl", jsonl, "--quiet")
     assert result.exit_code == 0, result.output
@@ -510,14 +511,6 @@ def test_native_messages_are_hidden_unless_verbose(photos):
     assert "XNNPACK" not in quiet.stderr and "XNNPACK" in loud.stderr
 
 
-def test_help_text_keeps_its_brackets():
-    from train.cli import app as train_app
-
-    assert "fashion-edge[gui]" in " ".join(_invoke("run", "--help").output.split())
-    fit_help = " ".join(CliRunner().invoke(train_app, ["fit", "--help"]).output.split())
-    assert "[default: the model's own" in fit_help
-
-
 # --- 10. pick-default ships only a model that passed, into the package, and says what it replaced ---
 
 def _checked_copy(folder: Path, name: str, passed: bool, test_pp: float, acc: float = 0.9) -> Path:
@@ -692,14 +685,11 @@ def test_the_train_extra_sets_a_keras_floor_past_the_safe_mode_bypasses():
 # --- top-k ties: the lower class index first, always ------------------------------------------------
 
 def test_top_k_breaks_ties_by_class_index():
-    from edge_app.classifier import Classifier
-
+    from edge_app.classifier import decide
     from edge_app.labels import LABELS
 
-    clf = Classifier.__new__(Classifier)  # decide() needs only the labels
-    clf.labels = list(LABELS)
     probs = np.array([0.25, 0, 0.25, 0, 0.25, 0.25, 0, 0, 0.25, 0], np.float32)  # ties, as uint8 outputs give
-    pred = clf.decide(probs, top_k=5)
+    pred = decide(probs, list(LABELS), top_k=5)
     assert [label for label, _ in pred.top_k] == [LABELS[i] for i in (0, 2, 4, 5, 8)]
     assert pred.index == 0
 

@@ -82,11 +82,12 @@ def test_folder_mixed_good_and_bad(tmp_path):
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
 
     empty, good, text, sub, deep = frames
-    assert empty.image is None and not empty.ok and "empty file" in empty.error
+    assert empty.image is None and "empty file" in empty.error
+    assert not any(f.stream for f in frames)  # files in a folder are independent stills
     assert text.image is None and "not an image" in text.error
     assert "\n" not in text.error
     for f, value in ((good, 10), (sub, 20), (deep, 30)):
-        assert f.ok and f.error is None and f.image.shape == (4, 6, 3) and f.image.dtype == np.uint8
+        assert f.error is None and f.image.shape == (4, 6, 3) and f.image.dtype == np.uint8
         assert abs(int(f.image[0, 0, 0]) - value) <= 3
 
 
@@ -156,7 +157,7 @@ def test_video_file_frames_in_rgb(tmp_path):
     assert len(frames) == 5  # end of file is a normal end, not an error
     assert [f.source for f in frames] == [f"{path}#{i}" for i in range(5)]
     for f in frames:
-        assert f.ok and f.image.shape == (24, 32, 3) and f.image.dtype == np.uint8
+        assert f.error is None and f.stream and f.image.shape == (24, 32, 3) and f.image.dtype == np.uint8
         r, g, b = f.image[12, 16].astype(int)
         assert r > 200 and g < 50 and b < 50  # red stays red: BGR was converted, exactly once
 
@@ -214,7 +215,7 @@ def test_reconnect_with_backoff_then_continues(sleeps):
     got = list(islice(frames, 5))
     assert [f.index for f in got] == [0, 1, 2, 3, 4]
     assert [f.source for f in got] == [f"camera:0#{i}" for i in range(5)]
-    assert all(f.ok for f in got)
+    assert all(f.error is None and f.stream for f in got)
     assert sleeps == [0.5, 1.0, 2.0]  # exponential backoff
     assert all(c.released for c in factory.made[:3])  # each dropped capture was released
 

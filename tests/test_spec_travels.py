@@ -8,7 +8,8 @@ import pytest
 from edge_app.classifier import Classifier
 from edge_app.contract import read_contract, update_contract
 from edge_app.preprocess import VERSION, PhotoParams, PreprocessSpec
-from export.convert import ExportConfig, contract_preprocess, convert
+from export.config import ExportConfig
+from export.convert import contract_preprocess, convert
 from train.models import MODELS
 
 

@@ -10,40 +10,30 @@ from typing import Optional
 
 import typer
 
-from edge_app.errors import cli_errors, version_option
+from edge_app.errors import cli_errors, tensorflow_cli
 from train.config import TrainConfig
 from train.models import MODELS, STUDY_MODELS
 
 # rich_markup_mode=None: help is printed as written ("[default: the model's own …]" is no Rich tag).
 app = typer.Typer(help="Train Fashion-MNIST CNNs (the study's three and ours).", no_args_is_help=True, add_completion=False,
                   rich_markup_mode=None)
-D = TrainConfig()
-
-
-@app.callback()
-def _main(
-    version: bool = version_option("fashion-train"),
-    verbose: bool = typer.Option(False, "--verbose", help="also show TensorFlow's own log lines (CUDA, oneDNN)"),
-) -> None:
-    """Train Fashion-MNIST CNNs (the study's three and ours)."""
-    from edge_app.quiet import hush_native_logs
-
-    hush_native_logs(verbose)  # before TensorFlow is imported
+tensorflow_cli(app, "fashion-train")
+DEFAULTS = TrainConfig()  # every default of `fit` comes from here
 
 
 @app.command()
 def fit(
-    model: str = typer.Option(D.model, "--model", "-m", help=f"registry name, 'study' ({', '.join(STUDY_MODELS)}) or 'all' ({', '.join(MODELS)})"),
-    epochs: Optional[int] = typer.Option(None, help="passes over the training set [default: the model's own, 10 for the study's]"),
-    batch_size: Optional[int] = typer.Option(None, help="images per step [default: the model's own, 32 for the study's]"),
-    seed: int = typer.Option(D.seed, help="seed for weights, split, subset and shuffling"),
-    out: Path = typer.Option(Path(D.out), help="runs/<model>/ receives the artifacts"),
-    limit: Optional[int] = typer.Option(None, help="train on a stratified subset of N images (smoke tests)"),
-    data_dir: Optional[Path] = typer.Option(None, help="Fashion-MNIST folder (else $FASHION_MNIST_DIR, Debian's package, Keras cache)"),
-    validate_on_test: bool = typer.Option(False, help="the study's choice: validate on the test set"),
-    early_stopping: int = typer.Option(0, help="stop after N epochs without val-loss improvement (0 = off)"),
-    strategy: str = typer.Option(D.strategy, help="default | mirrored (tf.distribute.MirroredStrategy)"),
-    resume: bool = typer.Option(False, help="continue from runs/<model>/last.keras"),
+    model: str = typer.Option(DEFAULTS.model, "--model", "-m", help=f"registry name, 'study' ({', '.join(STUDY_MODELS)}) or 'all' ({', '.join(MODELS)})"),
+    epochs: Optional[int] = typer.Option(DEFAULTS.epochs, help="passes over the training set [default: the model's own, 10 for the study's]"),
+    batch_size: Optional[int] = typer.Option(DEFAULTS.batch_size, help="images per step [default: the model's own, 32 for the study's]"),
+    seed: int = typer.Option(DEFAULTS.seed, help="seed for weights, split, subset and shuffling"),
+    out: Path = typer.Option(Path(DEFAULTS.out), help="runs/<model>/ receives the artifacts"),
+    limit: Optional[int] = typer.Option(DEFAULTS.limit, help="train on a stratified subset of N images (smoke tests)"),
+    data_dir: Optional[Path] = typer.Option(DEFAULTS.data_dir, help="Fashion-MNIST folder (else $FASHION_MNIST_DIR, Debian's package, Keras cache)"),
+    validate_on_test: bool = typer.Option(DEFAULTS.validate_on_test, help="the study's choice: validate on the test set"),
+    early_stopping: int = typer.Option(DEFAULTS.early_stopping, help="stop after N epochs without val-loss improvement (0 = off)"),
+    strategy: str = typer.Option(DEFAULTS.strategy, help="default | mirrored (tf.distribute.MirroredStrategy)"),
+    resume: bool = typer.Option(DEFAULTS.resume, help="continue from runs/<model>/last.keras"),
     quiet: bool = typer.Option(False, help="no progress bars"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:

@@ -4,7 +4,7 @@ Search order: an explicit folder (`data_dir`, `--data-dir`, `$FASHION_MNIST_DIR`
 `dataset-fashion-mnist` package, Keras's cache, and only then Keras's download. Every file is checked:
 IDX magic, shape, and the SHA-256 of its *decompressed* content.
 
-    >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    >>> data = load_dataset()                  # a Dataset: x_train, y_train, x_test, y_test, source, sha256
 """
 
 from __future__ import annotations
@@ -51,13 +51,13 @@ class Dataset:
     sha256: dict[str, str]  # file stem → SHA-256 of its decompressed content
 
 
-def _read_idx(folder: Path, spec: IdxFile) -> np.ndarray:
+def _read_idx(folder: Path, idx: IdxFile) -> np.ndarray:
     """One verified IDX file (gzipped or not) → array; ValueError saying what is wrong."""
-    for path in (folder / f"{spec.name}.gz", folder / spec.name):
+    for path in (folder / f"{idx.name}.gz", folder / idx.name):
         if path.exists():
             break
     else:
-        raise ValueError(f"{spec.name}(.gz) missing")
+        raise ValueError(f"{idx.name}(.gz) missing")
     try:
         if path.suffix == ".gz":
             with gzip.open(path) as f:
@@ -68,17 +68,17 @@ def _read_idx(folder: Path, spec: IdxFile) -> np.ndarray:
         raise ValueError(f"{path.name} is truncated ({exc})") from exc
     except (OSError, zlib.error) as exc:  # bad gzip header, CRC, or a corrupt deflate stream
         raise ValueError(f"{path.name} unreadable ({exc})") from exc
-    header = 4 + 4 * len(spec.shape)
-    expected_magic = bytes([0, 0, 8, len(spec.shape)])  # 0x08 = unsigned byte, then the number of dims
+    header = 4 + 4 * len(idx.shape)
+    expected_magic = bytes([0, 0, 8, len(idx.shape)])  # 0x08 = unsigned byte, then the number of dims
     if raw[:4] != expected_magic:
         raise ValueError(f"{path.name} has a bad IDX magic {raw[:4].hex()}")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(len(spec.shape)))
-    if dims != spec.shape or len(raw) != header + int(np.prod(spec.shape)):
-        raise ValueError(f"{path.name} has shape {dims} and {len(raw)} bytes; expected {spec.shape} (truncated?)")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(len(idx.shape)))
+    if dims != idx.shape or len(raw) != header + int(np.prod(idx.shape)):
+        raise ValueError(f"{path.name} has shape {dims} and {len(raw)} bytes; expected {idx.shape} (truncated?)")
     digest = hashlib.sha256(raw).hexdigest()
-    if digest != spec.sha256:
+    if digest != idx.sha256:
         raise ValueError(f"{path.name} checksum mismatch (altered or corrupt file)")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(spec.shape)
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(idx.shape)
 
 
 def load_from(folder: str | os.PathLike) -> Dataset:
@@ -87,14 +87,14 @@ def load_from(folder: str | os.PathLike) -> Dataset:
     if not folder.is_dir():
         raise ValueError("no such folder")
     arrays, problems = {}, []
-    for key, spec in FILES.items():
+    for key, idx in FILES.items():
         try:
-            arrays[key] = _read_idx(folder, spec)
+            arrays[key] = _read_idx(folder, idx)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:
         raise ValueError("; ".join(problems))
-    sums = {spec.name: spec.sha256 for spec in FILES.values()}
+    sums = {idx.name: idx.sha256 for idx in FILES.values()}
     return Dataset(arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"], str(folder), sums)
 
 
@@ -133,12 +133,6 @@ def _keras_download() -> None:
     from keras.datasets import fashion_mnist  # lazily: TensorFlow-heavy
 
     fashion_mnist.load_data()
-
-
-def load_fashion_mnist(data_dir: str | os.PathLike | None = None):
-    """`(x_train, y_train), (x_test, y_test)` as uint8 arrays (60000×28×28, 10000×28×28)."""
-    d = load_dataset(data_dir)
-    return (d.x_train, d.y_train), (d.x_test, d.y_test)
 
 
 def stratified_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

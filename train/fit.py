@@ -22,10 +22,12 @@ import numpy as np
 from edge_app.atomic import atomic_save, atomic_write
 from edge_app.machine import package_versions
 from edge_app.preprocess import to_input
+from train.augment import photo_augment
 from train.config import TrainConfig
 from train.data import load_dataset, split_validation, stratified_indices
 from train.feed import images_per_epoch, training_feed
 from train.models import get_spec
+from train.plots import plot_curves
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class RunResult:
     metrics: dict[str, Any]  # what metrics.json holds
 
 
-def _strategy(name: str):
+def make_strategy(name: str):
+    """The `tf.distribute` strategy `--strategy` names: "default" (one device) or "mirrored"."""
     import tensorflow as tf
 
     if name == "default":
@@ -59,8 +62,6 @@ def _datasets(config: TrainConfig, spec):
         x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
     original = np.ones(len(x_tr), bool)  # which training images are Fashion-MNIST's own (re-lighting's targets)
     if spec.photo_augment:
-        from train.augment import photo_augment
-
         x_tr, y_tr, original = photo_augment(x_tr, y_tr, spec.preprocess, seed=config.seed)
     return to_input(x_tr), y_tr, original, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
 
@@ -69,9 +70,6 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     """Train `config.model` and write runs/<model>/; returns the run's metrics."""
     import keras
     import tensorflow as tf
-
-    from train.callbacks import Checkpointer, RichProgress
-    from train.plots import plot_curves
 
     started = time.perf_counter()
     spec = get_spec(config.model)
@@ -88,45 +86,24 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     train_ds = training_feed(x_tr, y_tr, original, spec, config.batch_size, config.seed)
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).cache().prefetch(tf.data.AUTOTUNE)
 
-    state_path = run_dir / "state.json"
-    history: dict[str, list[float]] = {}
-    initial_epoch, best, seconds = 0, None, []
     data_choice = {"limit": config.limit, "seed": config.seed, "val_fraction": config.val_fraction}
+    state_path = run_dir / "state.json"
     resuming = config.resume and state_path.exists() and (run_dir / "last.keras").exists()
     if config.resume:
         _check_resume(run_dir, resuming, data_choice, progress)
-    strategy = _strategy(config.strategy)
+    state = json.loads(state_path.read_text()) if resuming else {"epoch": 0, "history": {}}
+    strategy = make_strategy(config.strategy)
     with strategy.scope():
-        if resuming:
-            state = json.loads(state_path.read_text())
-            model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
-            initial_epoch, best, history = state["epoch"], state.get("best_val_loss"), state["history"]
-            seconds = state.get("epoch_seconds", [])
-        else:
-            model = spec()
-            loss = keras.losses.SparseCategoricalCrossentropy()
-            if spec.label_smoothing:
-                loss = keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing)
-            rate = spec.learning_rate
-            if spec.cosine:  # decays to 0 at the last step of the planned epochs
-                steps = config.epochs * -(-images_per_epoch(original, spec.photo_share) // config.batch_size)
-                rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
-            model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+        model = keras.models.load_model(run_dir / "last.keras", safe_mode=True) if resuming else compile_model(spec, config, original)
     if spec.label_smoothing:  # categorical loss wants one-hot targets
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
         val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
 
-    callbacks = [Checkpointer(run_dir, history, best, seconds, data_choice)]
-    if spec.reduce_lr:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
-    if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping))
-    if progress:
-        callbacks.append(RichProgress(config.model, config.epochs, initial_epoch))
-
-    if initial_epoch < config.epochs:
+    history, seconds = state["history"], state.get("epoch_seconds", [])
+    callbacks = _callbacks(spec, config, run_dir, history, state.get("best_val_loss"), seconds, data_choice, state["epoch"], progress)
+    if state["epoch"] < config.epochs:
         model.fit(
-            train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+            train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epoch"],
             callbacks=callbacks, verbose=0, shuffle=False,  # tf.data already reshuffles each epoch
         )
 
@@ -152,11 +129,49 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
         "versions": package_versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    _save(run_dir, best_model, history, metrics)
+    return RunResult(run_dir, metrics)
+
+
+def compile_model(spec, config: TrainConfig, original: np.ndarray):
+    """A fresh model of the registry entry, compiled with its loss, learning rate and schedule."""
+    import keras
+
+    model = spec()
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    if spec.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing)
+    rate = spec.learning_rate
+    if spec.cosine:  # decays to 0 at the last step of the planned epochs
+        steps = config.epochs * -(-images_per_epoch(original, spec.photo_share) // config.batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def _callbacks(spec, config: TrainConfig, run_dir: Path, history: dict, best, seconds: list, data_choice: dict,
+               initial_epoch: int, progress: bool) -> list:
+    """Checkpoints (best, last, state) every epoch, the entry's schedule, early stopping, the progress bar."""
+    import keras
+
+    from train.callbacks import Checkpointer, RichProgress  # Keras subclasses: Keras loads with them
+
+    callbacks = [Checkpointer(run_dir, history, best, seconds, data_choice)]
+    if spec.reduce_lr:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping))
+    if progress:
+        callbacks.append(RichProgress(config.model, config.epochs, initial_epoch))
+    return callbacks
+
+
+def _save(run_dir: Path, best_model, history: dict, metrics: dict) -> None:
+    """The run folder's artifacts, each written atomically."""
     atomic_save(run_dir / "model.keras", best_model.save)
     atomic_write(run_dir / "history.json", json.dumps(history, indent=2))
     atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    plot_curves(history, run_dir / "curves.png", title=f"{config.model}: test accuracy {test_acc:.2%}")
-    return RunResult(run_dir, metrics)
+    plot_curves(history, run_dir / "curves.png", title=f"{metrics['model']}: test accuracy {metrics['test_accuracy']:.2%}")
 
 
 def _check_resume(run_dir: Path, resuming: bool, data_choice: dict, say: bool) -> None:

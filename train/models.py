@@ -147,7 +147,7 @@ MODELS: dict[str, ModelSpec] = {
         photometric=0.5,  # a fresh half of the originals re-lit each epoch (docs/edge-experiments.md)
         label_smoothing=0.1,
         cosine=True,
-        batch_size=64,  # 70–74 s/epoch vs 84–93 at 32 on 2 cores
+        batch_size=64,  # faster epochs on 2 cores than 32 (docs/edge-experiments.md)
         learning_rate=1.5e-3,
     ),
 }

@@ -1,0 +1,75 @@
+"""Trained runs as the export side meets them: found in a folder, loaded safely, and asked for probabilities.
+
+    >>> for run in find_runs("runs"): print(run.name)               # runs/<model>/model.keras
+    >>> KerasPredictor.from_run("runs/robust").probabilities(x_test)   # (N, 10), as Classifier gives them
+
+`KerasPredictor` puts the float reference behind the same `probabilities(pixels)` call as
+`edge_app.Classifier`, so the drift check, robustness and the benchmark treat both alike. Keras is
+imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.preprocess import to_input
+from export.config import ExportError
+
+PREDICT_BATCH = 512  # images per Keras predict call
+
+
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Every run folder under `runs_dir` (those holding a model.keras), sorted by name."""
+    runs = sorted(p.parent for p in Path(runs_dir).glob("*/model.keras"))
+    if not runs:
+        raise FileNotFoundError(f"no runs under {runs_dir} (expected <model>/model.keras)")
+    return runs
+
+
+def find_keras(source: str | Path) -> Path:
+    """A run folder (with model.keras) or a `.keras` file → the `.keras` path."""
+    source = Path(source)
+    path = source / "model.keras" if source.is_dir() else source
+    if not path.exists():
+        raise ExportError(f"{source}: no model.keras here (train it with fashion-train fit)")
+    return path
+
+
+def load_keras(path: Path):
+    """Load with safe_mode=True; one clear error for anything that is not a usable 28×28×1 model."""
+    import keras
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # zip errors, unsafe lambdas, foreign files: all mean "not our model"
+        raise ExportError(f"{path}: not a loadable Keras model ({' '.join(str(exc).split())[:160]})") from exc
+    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
+    if shape != (28, 28, 1):
+        raise ExportError(f"{path}: model input is {shape}, expected (28, 28, 1)")
+    return model
+
+
+def keras_probabilities(model, pixels: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) uint8 pixels → (N, 10) float32 probabilities of a Keras model (pixels / 255 in)."""
+    if not len(pixels):
+        return np.zeros((0, 10), np.float32)
+    return model.predict(to_input(pixels), batch_size=PREDICT_BATCH, verbose=0)
+
+
+class KerasPredictor:
+    """A float Keras model behind `probabilities(pixels)`, the call `edge_app.Classifier` answers too."""
+
+    def __init__(self, model, path: Path | None = None):
+        self.model = model  # the keras.Model
+        self.path = path  # the .keras file it came from, when known
+
+    @classmethod
+    def from_run(cls, run: str | Path) -> "KerasPredictor":
+        """The run folder's (or `.keras` file's) model, loaded in safe mode."""
+        path = find_keras(run)
+        return cls(load_keras(path), path)
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        return keras_probabilities(self.model, pixels)
