@@ -57,6 +57,7 @@ def run(
     top_k: int = typer.Option(RUN.top_k, help="classes per result"),
     threshold: float = typer.Option(RUN.threshold, help="below this top score the answer is 'uncertain'"),
     smooth: int = typer.Option(RUN.smooth, help="average probabilities over the last N frames of a stream"),
+    still: bool = typer.Option(RUN.still, help="image files: average the model over the contract's still views of the mask (slower); --no-still = one mask, as for a camera frame"),
     roi: Optional[str] = typer.Option(None, help="x,y,w,h region of each frame to classify"),
     max_frames: Optional[int] = typer.Option(RUN.max_frames, help="stop after N frames"),
     fps_limit: Optional[float] = typer.Option(RUN.fps_limit, help="at most N frames per second"),
@@ -88,7 +89,7 @@ def run(
         if source is not None and source_arg is not None and source != source_arg:
             raise ValueError(f"two sources given ({source_arg!r} and --source {source!r}); give one")
         options = RunOptions(
-            source=chosen, model=str(model), threads=threads, top_k=top_k, threshold=threshold, smooth=smooth,
+            source=chosen, model=str(model), threads=threads, top_k=top_k, threshold=threshold, smooth=smooth, still=still,
             roi=parse_roi(roi), max_frames=max_frames, fps_limit=fps_limit, retries=retries,
             jsonl=_text(jsonl), csv=_text(csv), save_dir=_text(save_dir), save_max=save_max, serve=serve, host=host,
             show=show, quiet=quiet, append=append, loop=loop, summary=_text(summary_file), timeout=timeout, verbose=verbose,

@@ -16,7 +16,7 @@ Every path ends in a Fashion-MNIST-like 28×28 uint8 image (item bright on a bla
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,13 @@ class PhotoParams:
 VERSION = 2
 
 
+# Still images (a file, a folder) can afford more time than a camera frame: `photo` then also computes
+# the mask with each of these changes to the model's PhotoParams, and the classifier averages the
+# probabilities of every view that found an item ("no item" only when none did). Chosen on rendered
+# casual photos, unseen/ and the empty scenes (docs/real-photos.md); ~5× a camera frame's preprocessing.
+STILL_VIEWS: tuple[tuple[tuple[str, Any], ...], ...] = ((("work_size", 96), ("iterations", 3)), (("work_size", 48),))
+
+
 @dataclass(frozen=True)
 class PreprocessSpec:
     """Which mode and with which parameters: the `preprocess` block of a model's contract."""
@@ -70,22 +77,34 @@ class PreprocessSpec:
     mode: str = "photo"  # one of MODES
     photo: PhotoParams = field(default_factory=PhotoParams)  # used only when mode == "photo"
     version: int = VERSION  # the algorithm version the pixels were made with (see VERSION)
+    # still images only: further `photo` views, each a set of PhotoParams changes (see STILL_VIEWS)
+    still: tuple[tuple[tuple[str, Any], ...], ...] = STILL_VIEWS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown preprocessing mode {self.mode!r}; valid: {', '.join(MODES)}")
+        # one spelling per view (a contract's JSON sorts keys): the changes sorted by name
+        object.__setattr__(self, "still", tuple(tuple(sorted(dict(change).items())) for change in self.still))
+        self.views()  # every still view is a valid PhotoParams
+
+    def views(self) -> list[PhotoParams]:
+        """The PhotoParams of a still image's views: the camera's own first, then `still`'s."""
+        return [self.photo] + [replace(self.photo, **dict(change)) for change in self.still]
 
     def to_dict(self) -> dict[str, Any]:
         params = asdict(self.photo) if self.mode == "photo" else {}
-        return {"mode": self.mode, "version": self.version, "params": params}
+        still = [dict(change) for change in self.still] if self.mode == "photo" else []
+        return {"mode": self.mode, "version": self.version, "params": params, "still": still}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PreprocessSpec":
-        """The spec a contract or metrics.json names; one without a version predates versions (1)."""
+        """The spec a contract or metrics.json names; one without a version predates versions (1),
+        one without `still` views classifies a still image like a camera frame."""
         mode = data.get("mode", "photo")
         known = PhotoParams.__dataclass_fields__
         params = {k: v for k, v in (data.get("params") or {}).items() if k in known}
-        return cls(mode=mode, photo=PhotoParams(**params), version=int(data.get("version", 1)))
+        still = tuple(tuple((k, v) for k, v in change.items() if k in known) for change in data.get("still") or [])
+        return cls(mode=mode, photo=PhotoParams(**params), version=int(data.get("version", 1)), still=still)
 
     def mismatch(self) -> str | None:
         """Why this edge app cannot reproduce the spec's pixels exactly, or None when it can."""
@@ -169,6 +188,13 @@ def preprocess(image: Image.Image | np.ndarray, spec: PreprocessSpec = Preproces
     if spec.mode == "seed":
         return Preprocessed(_seed(image), True)
     return _photo(image, spec.photo)
+
+
+def preprocess_views(image: Image.Image | np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> list[Preprocessed]:
+    """A still image's views: one per `spec.views()` in `photo` mode (the first is `preprocess`'s), else one."""
+    if spec.mode != "photo" or not spec.still:
+        return [preprocess(image, spec)]
+    return [_photo(image, p) for p in spec.views()]
 
 
 def preprocess_batch(images: list, spec: PreprocessSpec = PreprocessSpec()) -> tuple[np.ndarray, np.ndarray]:

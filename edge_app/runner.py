@@ -60,6 +60,7 @@ class RunOptions:
     top_k: int = 3  # classes per line
     threshold: float = 0.0  # below this top score the answer is "uncertain"
     smooth: int = 1  # average probabilities over the last N frames of a stream (1 = off)
+    still: bool = True  # image files get the contract's still views (slower, more accurate); a stream never does
     roi: tuple[int, int, int, int] | None = None  # x, y, w, h crop of each frame before preprocessing
     max_frames: int | None = None  # stop after this many frames
     fps_limit: float | None = None  # at most this many frames per second
@@ -206,7 +207,7 @@ class Smoother:
 def classify_frame(clf: Classifier, frame: Frame, options: RunOptions, smoother: Smoother | None) -> Prediction:
     """One frame's Prediction: its region of interest through the model, the probabilities of a stream's
     frames averaged by `smoother` (never a still image's: files in a folder are independent)."""
-    scores = clf.scores(crop_roi(frame.image, options.roi))
+    scores = clf.scores(crop_roi(frame.image, options.roi), still=options.still and not frame.stream)
     smoothed = smoother(scores.probs) if smoother is not None and frame.stream and scores.probs is not None else None
     return scores.decide(clf.labels, options.top_k, options.threshold, probs=smoothed)
 

@@ -19,7 +19,8 @@ IO_TYPES = ("uint8", "int8", "float32")
 LOGITS_RANGES = ("decision", "full")
 FIRST_CONV = ("float", "int8")  # int8 variant: the first conv on a one-channel input — kept in float | quantized
 PREPROCESS_CHOICES = ("model", "photo", "seed")  # what the contract names: the trained spec, or a mode's defaults
-REAL_MODES = ("photo", "seed")  # preprocessing modes robustness compares on real images
+REAL_MODES = ("photo", "still", "seed")  # how real images are prepared: photo (a camera frame), still (a photo file:
+# the mean over the contract's still views, as `fashion-edge run` on a folder), seed (the study's recipe)
 CASUAL = ("closet", "wardrobe")  # source prefixes of casual photos (a garment on a bed, a floor, a hanger)
 EMPTY_SCENES = Path(__file__).resolve().parents[1] / "tests" / "empty_scenes"  # committed scenes with no garment
 
@@ -89,7 +90,7 @@ class RobustnessConfig:
 
     def __post_init__(self) -> None:
         if not self.modes or any(m not in REAL_MODES for m in self.modes):
-            raise ValueError(f"--modes takes photo and/or seed, got {','.join(self.modes)!r}")
+            raise ValueError(f"--modes takes {', '.join(REAL_MODES)} (comma-separated), got {','.join(self.modes)!r}")
         if self.rendered < 0:
             raise ValueError(f"--rendered must be ≥ 0, got {self.rendered}")
         if self.empty_dir is not None and not Path(self.empty_dir).is_dir():

@@ -268,12 +268,18 @@ def load_run(source: str | Path, sample: np.ndarray | None = None) -> SourceRun:
 
 def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict:
     """The contract's preprocessing: the spec training recorded in metrics.json (else its registry
-    entry's), or an explicitly chosen mode's defaults (`photo`, `seed`)."""
+    entry's), or an explicitly chosen mode's defaults (`photo`, `seed`).
+
+    The still views (`PreprocessSpec.still`) are used at test time only, so a run recorded before
+    they existed gets its registry entry's: its training pixels are the same either way."""
     if choice != "model":
         return PreprocessSpec(choice).to_dict()
+    registry = MODELS[name].preprocess if name in MODELS else PreprocessSpec()
     if "preprocess" in metrics:
-        return PreprocessSpec.from_dict(metrics["preprocess"]).to_dict()
-    return (MODELS[name].preprocess if name in MODELS else PreprocessSpec()).to_dict()
+        recorded = dict(metrics["preprocess"])
+        recorded.setdefault("still", [dict(change) for change in registry.still])
+        return PreprocessSpec.from_dict(recorded).to_dict()
+    return registry.to_dict()
 
 
 def convert(

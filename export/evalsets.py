@@ -19,7 +19,7 @@ import numpy as np
 from edge_app.images import ImageError, load_image
 from edge_app.labelled import decode_labelled
 from edge_app.labels import LABELS
-from edge_app.preprocess import PreprocessSpec, preprocess, preprocess_batch
+from edge_app.preprocess import SIZE, PreprocessSpec, preprocess_batch, preprocess_views
 from export.config import EvalConfig
 from export.corruptions import corrupt_mixed, corruption_suite
 from export.runs import keras_probabilities
@@ -92,6 +92,7 @@ class RealSet:
     found: dict[str, np.ndarray] = field(default_factory=dict)  # mode → (N,) bool: an item was found ("no item" is wrong)
     names: list[str] = field(default_factory=list)  # paths relative to the folder
     images: list[np.ndarray] = field(default_factory=list, repr=False)  # the decoded photos, for the failure gallery
+    view_found: np.ndarray | None = None  # still mode: (N, views) bool, which views found an item
 
     @classmethod
     def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
@@ -100,9 +101,26 @@ class RealSet:
 
     @classmethod
     def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=()) -> "RealSet":
-        done = {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes}
-        return cls(name, np.asarray(labels), {m: d[0] for m, d in done.items()}, list(skipped),
-                   {m: d[1] for m, d in done.items()}, names, list(images))
+        done = {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes if mode != "still"}
+        view_found = None
+        if "still" in modes:  # every view of every photo, (N × views) rows; `combine` averages them back
+            views = [preprocess_views(im, PreprocessSpec()) for im in images]
+            n_views = len(PreprocessSpec().views())
+            pixels = np.array([v.image for vs in views for v in vs], np.uint8).reshape(-1, SIZE, SIZE)
+            view_found = np.array([[v.has_item for v in vs] for vs in views], bool).reshape(-1, n_views)
+            done["still"] = (pixels, view_found.any(axis=1))
+        ordered = {m: done[m] for m in modes}
+        return cls(name, np.asarray(labels), {m: d[0] for m, d in ordered.items()}, list(skipped),
+                   {m: d[1] for m, d in ordered.items()}, names, list(images), view_found)
+
+    def combine(self, mode: str, probs: np.ndarray) -> np.ndarray:
+        """Per-image probabilities from the model's output on `pixels[mode]`: as they are, or in still mode
+        the mean over the views that found an item (what `Classifier.scores(still=True)` returns)."""
+        if mode != "still":
+            return probs
+        weights = self.view_found.astype(np.float32)
+        per_view = probs.reshape(len(weights), weights.shape[1], -1)
+        return (per_view * weights[..., None]).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)[:, None]
 
     @classmethod
     def rendered(cls, x: np.ndarray, y: np.ndarray, n: int, modes: tuple[str, ...], seed: int = 7) -> "RealSet":
@@ -163,6 +181,7 @@ class Evaluation:
     confusion: dict[str, list[list[int]]]  # set → 10×10 counts, true class × predicted (photo mode)
     test_probs: np.ndarray  # (N, classes) on the test set
     photo_probs: dict[str, np.ndarray]  # set → (N, classes) in photo mode
+    still_probs: dict[str, np.ndarray] = field(default_factory=dict)  # set → (N, classes) in still mode
 
     @property
     def corruption_mean(self) -> float:
@@ -187,30 +206,36 @@ def evaluate(predictor, sets: SuiteSets, modes: tuple[str, ...] | None = None, n
     by_name: dict[str, list[float]] = {}
     for name, _severity, images, labels in sets.suite:
         by_name.setdefault(name, []).append(_accuracy(predictor.probabilities(images), labels))
-    real, per_class, confusion, photo_probs = {}, {}, {}, {}
+    real, per_class, confusion, photo_probs, still_probs = {}, {}, {}, {}, {}
     for rs in sets.real:
         real[rs.name] = {}
         for mode, pixels in rs.pixels.items():
             if modes is not None and mode not in modes:
                 continue
-            probs = predictor.probabilities(pixels)
+            probs = rs.combine(mode, predictor.probabilities(pixels))
             real[rs.name][mode] = float(rs.correct(mode, probs, no_item_wrong).mean()) if len(rs.labels) else float("nan")
+            if mode == "still":
+                still_probs[rs.name] = probs
             if mode == "photo":
                 photo_probs[rs.name] = probs
                 pred = probs.argmax(1)
                 per_class[rs.name] = {LABELS[c]: float((pred[rs.labels == c] == c).mean()) for c in range(10) if (rs.labels == c).any()}
                 confusion[rs.name] = confusion_matrix(rs.labels, pred).tolist()
     return Evaluation(_accuracy(test_probs, sets.dataset.y_test), {n: float(np.mean(v)) for n, v in by_name.items()},
-                      real, per_class, confusion, test_probs, photo_probs)
+                      real, per_class, confusion, test_probs, photo_probs, still_probs)
 
 
 def empty_scene_rate(folder: str | Path, spec: PreprocessSpec = PreprocessSpec()) -> dict:
-    """How many photos of scenes with no garment the preprocessing answers "no item" for."""
+    """How many photos of scenes with no garment the preprocessing answers "no item" for, as a camera
+    frame (`no_item`) and as a photo file (`no_item_still`: none of the still views finds an item)."""
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    found = []
+    found, found_still = [], []
     for p in paths:
         try:
-            found.append(preprocess(load_image(p), spec).has_item)
+            views = preprocess_views(load_image(p), spec)
         except ImageError:
             continue
-    return {"folder": Path(folder).name, "n": len(found), "no_item": int(len(found) - sum(found))}
+        found.append(views[0].has_item)
+        found_still.append(any(v.has_item for v in views))
+    return {"folder": Path(folder).name, "n": len(found), "no_item": int(len(found) - sum(found)),
+            "no_item_still": int(len(found) - sum(found_still))}

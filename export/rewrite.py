@@ -94,21 +94,10 @@ def _dense_after(stack, j: int):
     return (f, k) if k < len(stack) and type(stack[k]) is layers.Dense else None
 
 
-def pool_first(model):
-    """(model', notes): a Sequential copy whose 1×1 conv + MaxPool on the one-channel input pools first (see above)."""
+def _stem_layers():
+    """The two stem layers (defined here, not at import: Keras stays out of modules that never export)."""
     import keras
     from keras import layers
-
-    if not isinstance(model, keras.Sequential):
-        return model, []
-    stack = list(model.layers)
-    pair = _pool_first_pair(stack, int(model.input_shape[-1]))
-    if pair is None:
-        return model, []
-    i, j = pair
-    conv, pool = stack[i], stack[j]
-    height, width = (int(d) for d in model.input_shape[1:3])
-    pairs = tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2) and height % 2 == 0 and width % 2 == 0
 
     class SignedMaxPool(keras.layers.Layer):
         """max-pool of [x, −x]: the window's max and (negated) min, as two channels.
@@ -153,15 +142,54 @@ def pool_first(model):
             both = ops.concatenate(out, axis=2) if self.with_min else out[0]  # (B, w, 1|2, h)
             return ops.transpose(both, (0, 3, 1, 2))  # (B, h, w, [max, min])
 
+    return SignedMaxPool, PairPool
+
+
+def _live_channels(conv, k: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Indices of the 1×1 conv's channels that can be non-zero for an input ≥ 0 (pixels / 255): under ReLU,
+    w ≤ 0 and b ≤ 0 give act(w·x + b) = 0 for every such x. All of them when none is live."""
+    if getattr(conv.activation, "__name__", "") not in _DEAD_WHEN_NEGATIVE:
+        return np.arange(conv.filters)
+    live = ~((k <= 0) & (bias <= 0))
+    return np.flatnonzero(live) if live.any() else np.arange(conv.filters)
+
+
+def _narrower_dense(stack, flat_dense: tuple[int, int], keep: np.ndarray, filters: int) -> dict:
+    """{index: (fresh layer, its weights)} for the Flatten and the Dense after it, the Dense keeping only
+    the rows of the `keep` channels (the Flatten's order is row, column, channel)."""
+    from keras import layers
+
+    f, d = flat_dense
+    dense = stack[d]
+    dk, db = dense.get_weights() if dense.use_bias else (dense.get_weights()[0], None)
+    cells = dk.shape[0] // filters
+    rows = dk.reshape(cells, filters, -1)[:, keep, :].reshape(cells * len(keep), -1)
+    return {d: (layers.Dense.from_config(dense.get_config()), [rows] + ([db] if db is not None else [])),
+            f: (layers.Flatten.from_config(stack[f].get_config()), [])}  # a fresh Flatten: its output is narrower
+
+
+def pool_first(model):
+    """(model', notes): a Sequential copy whose 1×1 conv + MaxPool on the one-channel input pools first (see above)."""
+    import keras
+    from keras import layers
+
+    if not isinstance(model, keras.Sequential):
+        return model, []
+    stack = list(model.layers)
+    pair = _pool_first_pair(stack, int(model.input_shape[-1]))
+    if pair is None:
+        return model, []
+    i, j = pair
+    conv, pool = stack[i], stack[j]
+    height, width = (int(d) for d in model.input_shape[1:3])
+    pairs = tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2) and height % 2 == 0 and width % 2 == 0
+
+    SignedMaxPool, PairPool = _stem_layers()
     w = conv.get_weights()
     kernel, bias = w[0], (w[1] if conv.use_bias else np.zeros(w[0].shape[-1], w[0].dtype))
     k = kernel.reshape(-1)
     flat_dense = _dense_after(stack, j)
-    keep = np.arange(conv.filters)
-    if flat_dense is not None and getattr(conv.activation, "__name__", "") in _DEAD_WHEN_NEGATIVE:
-        live = ~((k <= 0) & (bias <= 0))  # act(w·x + b) = 0 for every x ≥ 0 otherwise
-        if live.any():
-            keep = np.flatnonzero(live)
+    keep = _live_channels(conv, k, bias) if flat_dense is not None else np.arange(conv.filters)
     k, bias = k[keep], bias[keep]
     if pairs:
         with_min = bool((k < 0).any())
@@ -175,16 +203,9 @@ def pool_first(model):
     notes = [f"{conv.name} + {pool.name} → {pool.name} to [max, min] first, then {conv.name} on "
              f"{kernel2.shape[0]} channel(s)" + ("" if pairs else " ([x, −x] max-pooled)")]
     if len(keep) < conv.filters:
-        f, d = flat_dense
-        dense = stack[d]
-        dk, db = dense.get_weights() if dense.use_bias else (dense.get_weights()[0], None)
-        cells = dk.shape[0] // conv.filters  # the Flatten's order: (row, column, channel)
-        rows = dk.reshape(cells, conv.filters, -1)[:, keep, :].reshape(cells * len(keep), -1)
-        new_dense = layers.Dense.from_config(dense.get_config())
-        replaced[d] = (new_dense, [rows] + ([db] if db is not None else []))
-        replaced[f] = (layers.Flatten.from_config(stack[f].get_config()), [])  # a fresh one: its output is the narrower one
+        replaced = _narrower_dense(stack, flat_dense, keep, conv.filters)
         notes.append(f"{conv.filters - len(keep)} of {conv.filters} {conv.name} channels dropped (ReLU of ≤ 0 for "
-                     f"every input ≥ 0), with their rows of {dense.name}")
+                     f"every input ≥ 0), with their rows of {stack[flat_dense[1]].name}")
     rest = [replaced[n][0] if n in replaced else layer for n, layer in enumerate(stack) if n not in (i, j)]
     new_layers = rest[:i] + [stem, new_conv] + rest[i:]
     clone = keras.Sequential([keras.Input(model.input_shape[1:])] + new_layers, name=model.name)  # others shared: trained weights

@@ -58,9 +58,11 @@ def _row(run: Path, variant: str, predictor, sets: SuiteSets, casual: tuple[str,
     result = evaluate(predictor, sets)
     sources, no_item = {}, {}
     for rs in sets.real:
-        if rs.name in result.photo_probs:
-            sources[rs.name] = by_source(rs, rs.correct("photo", result.photo_probs[rs.name]), casual)
-            no_item[rs.name] = int((~rs.found["photo"]).sum())
+        for mode, probs in (("photo", result.photo_probs), ("still", result.still_probs)):
+            if rs.name in probs:  # keyed "<set>" for photo mode, "<set> (still)" for still mode
+                key = rs.name if mode == "photo" else f"{rs.name} (still)"
+                sources[key] = by_source(rs, rs.correct(mode, probs[rs.name]), casual)
+                no_item[key] = int((~rs.found[mode]).sum())
     return Row(run.name, variant, result.test, result.corruption_mean, result.corruption, result.real, result.per_class,
                sources, no_item, result.confusion), result.photo_probs
 
@@ -140,22 +142,12 @@ def to_markdown(rows: list[Row], real_sets: list[RealSet], empty: dict | None = 
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "A photo answered \"no item\" counts as wrong."]
     if empty:
-        lines += [f"Empty scenes ({empty['folder']}, no garment in them): {empty['no_item']} of {empty['n']} answered \"no item\"."]
+        lines += [f"Empty scenes ({empty['folder']}, no garment in them): {empty['no_item']} of {empty['n']} answered \"no item\" "
+                  f"as camera frames, {empty.get('no_item_still', empty['no_item'])} as photo files (still)."]
     for rs in real_sets:
-        if rs.name in ("unseen", "rendered") or not any(rs.name in r.sources for r in rows):
-            continue
-        lines += ["", f"## {rs.name} by kind of photo (photo preprocessing)", "",
-                  "| model | variant | overall | casual | product shots | no item |", "|---|---|---:|---:|---:|---:|"]
-        for r in rows:
-            src = r.sources.get(rs.name)
-            if src:
-                lines.append(f"| {r.model} | {r.variant} | {r.real[rs.name]['photo']:.1%} | {src['casual']['acc']:.1%} ({src['casual']['n']}) "
-                             f"| {src['product']['acc']:.1%} ({src['product']['n']}) | {r.no_item.get(rs.name, 0)} |")
-        int8 = [r for r in rows if r.variant == "int8" and rs.name in r.sources]
-        best = max(int8, key=lambda r: r.real[rs.name]["photo"]) if int8 else None
-        if best:
-            per = {k: v for k, v in best.sources[rs.name].items() if k not in ("casual", "product")}
-            lines += ["", f"Per source ({best.model}-int8): " + ", ".join(f"{k} {v['acc']:.0%} ({v['n']})" for k, v in sorted(per.items(), key=lambda kv: -kv[1]["n"]))]
+        if rs.name not in ("unseen", "rendered"):
+            lines += _by_kind(rows, rs.name, "photo", rs.name)
+            lines += _by_kind(rows, rs.name, "still", f"{rs.name} (still)")
     if rows:
         names = list(rows[0].corruption)
         lines += ["", "## Accuracy per corruption (mean over severities)", "",
@@ -172,6 +164,26 @@ def to_markdown(rows: list[Row], real_sets: list[RealSet], empty: dict | None = 
         if rs.skipped:
             lines += ["", f"Skipped in {rs.name}: " + "; ".join(rs.skipped)]
     return "\n".join(lines) + "\n"
+
+
+def _by_kind(rows: list[Row], name: str, mode: str, key: str) -> list[str]:
+    """The casual / product-shot table of one real set in one mode, and the best int8 model's sources."""
+    if not any(key in r.sources for r in rows):
+        return []
+    what = "photo preprocessing: a camera frame" if mode == "photo" else "still: a photo file, as `fashion-edge run` on a folder"
+    lines = ["", f"## {name} by kind of photo ({what})", "",
+             "| model | variant | overall | casual | product shots | no item |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        src = r.sources.get(key)
+        if src:
+            lines.append(f"| {r.model} | {r.variant} | {r.real[name][mode]:.1%} | {src['casual']['acc']:.1%} ({src['casual']['n']}) "
+                         f"| {src['product']['acc']:.1%} ({src['product']['n']}) | {r.no_item.get(key, 0)} |")
+    int8 = [r for r in rows if r.variant == "int8" and key in r.sources]
+    if int8:
+        best = max(int8, key=lambda r: r.real[name][mode])
+        per = {k: v for k, v in best.sources[key].items() if k not in ("casual", "product")}
+        lines += ["", f"Per source ({best.model}-int8): " + ", ".join(f"{k} {v['acc']:.0%} ({v['n']})" for k, v in sorted(per.items(), key=lambda kv: -kv[1]["n"]))]
+    return lines
 
 
 def plot_confusions(row: Row, path: Path) -> Path:
