@@ -148,6 +148,8 @@ def info_rows(c, size_bytes: int) -> list[tuple[str, str]]:
         ("output", quant(c.output_dtype, c.output_scale, c.output_zero_point)),
         ("labels", ", ".join(c.labels)),
         ("preprocess", preprocess),
+        ("still views", "; ".join(", ".join(f"{k} {_num(v)}" for k, v in change.items()) for change in c.preprocess.get("still") or [])
+         + " (photo files: the mean over these masks and the camera's)" if c.preprocess.get("still") else "none (photo files as camera frames)"),
         ("trained", trained),
         ("calibration", str(calibration) if calibration else "-"),
         ("float ops", _float_ops(c.quantization)),
