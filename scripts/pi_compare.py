@@ -31,17 +31,17 @@ MAX_STEPS = 2.0
 
 def inputs(out: str, *folders: str) -> None:
     from edge_app.classifier import Classifier
-    from edge_app.preprocess import preprocess
+    from edge_app.preprocess import preprocess_views
     from edge_app.sources import open_source
 
     spec = Classifier().spec  # the shipped model's own preprocessing, as `fashion-edge run` uses it
     names, pixels = [], []
     for folder in folders:
         for frame in open_source(folder):
-            if frame.error is None:
+            if frame.error is None:  # every still view, as `run` on a folder sees the image
                 names.append(frame.source)
-                pixels.append(preprocess(frame.image, spec).image)
-    np.savez(out, names=np.array(names), pixels=np.stack(pixels))
+                pixels.append(np.stack([v.image for v in preprocess_views(frame.image, spec)]))
+    np.savez(out, names=np.array(names), pixels=np.stack(pixels))  # (N, views, 28, 28)
 
 
 def outputs(inp: str, out: str, model: str | None = None) -> None:
@@ -49,7 +49,8 @@ def outputs(inp: str, out: str, model: str | None = None) -> None:
 
     z = np.load(inp)
     classifier = Classifier(model) if model else Classifier()
-    np.savez(out, names=z["names"], probs=classifier.probabilities(z["pixels"]))
+    pixels = z["pixels"].reshape(-1, *z["pixels"].shape[-2:])  # every view of every image
+    np.savez(out, names=z["names"], probs=classifier.probabilities(pixels))
 
 
 def _rows(path: Path) -> dict[str, dict]:
@@ -60,11 +61,11 @@ def compare(work: str) -> int:
     w = Path(work)
     here, pi = np.load(w / "model-x86.npz"), np.load(w / "model-arm.npz")
     model_steps = float(np.abs(here["probs"] - pi["probs"]).max()) / STEP
-    model_same = int((here["probs"] == pi["probs"]).all(axis=1).sum())
+    model_same = int((here["probs"] == pi["probs"]).all(axis=1).sum())  # rows: every view of every image
     n_model = len(here["probs"])
     x86_inputs = np.load(w / "inputs-x86.npz")
     arm_inputs = np.load(w / "inputs-arm.npz")
-    differ = {str(n) for n, a, b in zip(x86_inputs["names"], x86_inputs["pixels"], arm_inputs["pixels"]) if (a != b).any()}
+    differ = {str(n) for n, a, b in zip(x86_inputs["names"], x86_inputs["pixels"], arm_inputs["pixels"]) if (a != b).any()}  # any view
 
     total = same = 0
     worst = worst_same_input = 0.0
