@@ -70,7 +70,7 @@ if [[ ! -f "$PI_ROOT_DIR/.recipe" || "$(cat "$PI_ROOT_DIR/.recipe")" != "$RECIPE
             > "$PI_ROOT_DIR.log" 2>&1; then
         tail -n 3 "$PI_ROOT_DIR.log" >&2
         rm -rf "$PI_ROOT_DIR.new"
-        skip "debootstrap could not build the arm64 root from $MIRROR (log: $PI_ROOT_DIR.log)"
+        skip "debootstrap could not build the arm64 root from apt's mirror (log: $PI_ROOT_DIR.log)"
     fi
     echo "$RECIPE" > "$PI_ROOT_DIR.new/.recipe"
     rm -rf "$PI_ROOT_DIR"
