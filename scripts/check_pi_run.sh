@@ -128,7 +128,8 @@ pi() {  # run a command in the emulated Pi, in the project folder, with the venv
 # --- the README's Pi recipe, as a user types it ----------------------------------------------
 step "installing .[edge] into a venv with --system-site-packages (emulated $QEMU_CPU, Python $(pi 'python3 -c "import platform; print(platform.python_version())"'))"
 pi "python3 -m venv --system-site-packages /opt/fashion-edge/venv"
-if ! pi "pip install -c pi-constraints.txt '.[edge]'" > "$WORK/pip.log" 2>&1; then
+if ! pi "pip install -c pi-constraints.txt '.[edge]'" > "$WORK/pip.log" 2>&1 \
+        && ! { step "pip failed once; retrying (a dropped download)"; pi "pip install -c pi-constraints.txt '.[edge]'" > "$WORK/pip.log" 2>&1; }; then
     tail -n 5 "$WORK/pip.log" >&2
     fail "pip install -c pi-constraints.txt '.[edge]' failed in the emulated Pi"
 fi
