@@ -127,11 +127,12 @@ class Classifier:
         mask computed several ways) each go through the model, and their probabilities are averaged over
         the views that found an item; "no item" only when none did. Slower (~5× the preprocessing)."""
         t0 = time.perf_counter()
-        views = [v for v in preprocess_views(image, self.spec) if v.has_item] if still else [preprocess(image, self.spec)]
+        views = preprocess_views(image, self.spec) if still else [preprocess(image, self.spec)]
+        found = [v.image for v in views if v.has_item]
         t1 = time.perf_counter()
-        if not views or not views[0].has_item:
+        if not found:
             return Scores(None, (t1 - t0) * 1e3, 0.0)
-        probs = self.probabilities(np.stack([v.image for v in views])).mean(axis=0)
+        probs = self.probabilities(np.stack(found)).mean(axis=0)
         t2 = time.perf_counter()
         return Scores(probs, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
 

@@ -194,7 +194,8 @@ def preprocess_views(image: Image.Image | np.ndarray, spec: PreprocessSpec = Pre
     """A still image's views: one per `spec.views()` in `photo` mode (the first is `preprocess`'s), else one."""
     if spec.mode != "photo" or not spec.still:
         return [preprocess(image, spec)]
-    return [_photo(image, p) for p in spec.views()]
+    arr = to_array(image)  # decoded and composited once for every view
+    return [_photo(arr, p) for p in spec.views()]
 
 
 def preprocess_batch(images: list, spec: PreprocessSpec = PreprocessSpec()) -> tuple[np.ndarray, np.ndarray]:

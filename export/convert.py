@@ -277,7 +277,7 @@ def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict
     registry = MODELS[name].preprocess if name in MODELS else PreprocessSpec()
     if "preprocess" in metrics:
         recorded = dict(metrics["preprocess"])
-        recorded.setdefault("still", [dict(change) for change in registry.still])
+        recorded.setdefault("still", registry.to_dict()["still"])
         return PreprocessSpec.from_dict(recorded).to_dict()
     return registry.to_dict()
 

@@ -101,14 +101,16 @@ class RealSet:
 
     @classmethod
     def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=()) -> "RealSet":
-        done = {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes if mode != "still"}
-        view_found = None
+        done, view_found = {}, None
         if "still" in modes:  # every view of every photo, (N × views) rows; `combine` averages them back
             views = [preprocess_views(im, PreprocessSpec()) for im in images]
             n_views = len(PreprocessSpec().views())
-            pixels = np.array([v.image for vs in views for v in vs], np.uint8).reshape(-1, SIZE, SIZE)
+            pixels = np.array([v.image for vs in views for v in vs], np.uint8).reshape(-1, n_views, SIZE, SIZE)
             view_found = np.array([[v.has_item for v in vs] for vs in views], bool).reshape(-1, n_views)
-            done["still"] = (pixels, view_found.any(axis=1))
+            done["still"] = (pixels.reshape(-1, SIZE, SIZE), view_found.any(axis=1))
+            if "photo" in modes:  # the first view is the camera frame's: the same mask, not computed again
+                done["photo"] = (np.ascontiguousarray(pixels[:, 0]), view_found[:, 0])
+        done |= {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes if mode not in done}
         ordered = {m: done[m] for m in modes}
         return cls(name, np.asarray(labels), {m: d[0] for m, d in ordered.items()}, list(skipped),
                    {m: d[1] for m, d in ordered.items()}, names, list(images), view_found)

@@ -24,6 +24,7 @@ SUITE=bookworm
 PACKAGES="python3,python3-venv,python3-pip,ca-certificates,python3-numpy,python3-bottleneck"
 RECIPE="$SUITE arm64 minbase $PACKAGES"  # a root made with another recipe is rebuilt
 HOST_PY="${PYTHON:-$ROOT/.venv/bin/python}"
+HOST_EDGE="$(dirname "$HOST_PY")/fashion-edge"  # the x86 reference: the same venv's app
 QEMU_CPU="${QEMU_CPU:-cortex-a72}"  # Pi 4; cortex-a76 for a Pi 5
 export QEMU_CPU
 
@@ -36,7 +37,7 @@ step() { echo "check-pi-run: $*"; }
 [[ "$(uname -m)" == x86_64 ]] || skip "emulation is set up for an x86-64 host, this is $(uname -m)"
 command -v debootstrap >/dev/null || skip "no debootstrap (apt-get install debootstrap qemu-user-static binfmt-support)"
 command -v qemu-aarch64-static >/dev/null || skip "no qemu-aarch64-static (apt-get install qemu-user-static binfmt-support)"
-[[ -x "$HOST_PY" ]] || skip "no $HOST_PY for the x86 reference (run make venv first)"
+[[ -x "$HOST_PY" && -x "$HOST_EDGE" ]] || skip "no $HOST_EDGE for the x86 reference (run make venv first)"
 if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || skip "binfmt_misc cannot be mounted here"
 fi
@@ -153,7 +154,7 @@ here() { (cd "$ROOT" && "$@"); }
 mkdir -p "$R/tmp/pi-run"
 for src in unseen tests/golden; do
     tag="${src//\//-}"
-    here "$ROOT/.venv/bin/fashion-edge" run --source "$src" --top-k 10 --quiet --jsonl "$WORK/x86-$tag.jsonl" > /dev/null 2>&1 \
+    here "$HOST_EDGE" run --source "$src" --top-k 10 --quiet --jsonl "$WORK/x86-$tag.jsonl" > /dev/null 2>&1 \
         || fail "the x86 reference run on $src failed"
     pi "fashion-edge run --source $src --top-k 10 --quiet --jsonl /tmp/pi-run/arm-$tag.jsonl" > /dev/null 2>&1 \
         || fail "fashion-edge run --source $src failed in the emulated Pi"

@@ -57,12 +57,16 @@ def _rows(path: Path) -> dict[str, dict]:
     return {r["source"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
+def _agreement(here: np.ndarray, there: np.ndarray) -> tuple[int, float]:
+    """(rows bit-identical, largest difference in output steps) of two runs' model outputs."""
+    return int((here == there).all(axis=1).sum()), float(np.abs(here - there).max()) / STEP
+
+
 def compare(work: str) -> int:
     w = Path(work)
-    here, pi = np.load(w / "model-x86.npz"), np.load(w / "model-arm.npz")
-    model_steps = float(np.abs(here["probs"] - pi["probs"]).max()) / STEP
-    model_same = int((here["probs"] == pi["probs"]).all(axis=1).sum())  # rows: every view of every image
-    n_model = len(here["probs"])
+    here = np.load(w / "model-x86.npz")["probs"]  # rows: every view of every image
+    model_same, model_steps = _agreement(here, np.load(w / "model-arm.npz")["probs"])
+    n_model = len(here)
     x86_inputs = np.load(w / "inputs-x86.npz")
     arm_inputs = np.load(w / "inputs-arm.npz")
     differ = {str(n) for n, a, b in zip(x86_inputs["names"], x86_inputs["pixels"], arm_inputs["pixels"]) if (a != b).any()}  # any view
@@ -90,10 +94,9 @@ def compare(work: str) -> int:
     print(f"check-pi-run: model on the same 28×28 inputs, Cortex-A72 (Pi 4): {model_same} of {n_model} outputs "
           f"bit-identical, largest difference {model_steps:.1f} output steps")
     if (w / "model-arm-a76.npz").exists():
-        a76 = np.load(w / "model-arm-a76.npz")["probs"]
-        a76_steps = float(np.abs(here["probs"] - a76).max()) / STEP
-        print(f"check-pi-run: the same on Cortex-A76 (Pi 5): {int((here['probs'] == a76).all(axis=1).sum())} of "
-              f"{n_model} bit-identical, largest difference {a76_steps:.1f} steps")
+        a76_same, a76_steps = _agreement(here, np.load(w / "model-arm-a76.npz")["probs"])
+        print(f"check-pi-run: the same on Cortex-A76 (Pi 5): {a76_same} of {n_model} bit-identical, "
+              f"largest difference {a76_steps:.1f} steps")
         model_steps = max(model_steps, a76_steps)
     print(f"check-pi-run: fashion-edge run: labels identical on {same} of {total} images; the 28×28 input differs "
           f"on {len(differ)} (mask or resize rounding); largest score difference {worst_same_input:.1f} steps where "
