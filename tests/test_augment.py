@@ -43,6 +43,17 @@ def test_augment_doubles_the_set_and_keeps_labels():
     assert original.tolist() == [True] * 12 + [False] * 12
 
 
+def test_more_copies_are_new_renderings_and_the_first_stays_the_same():
+    x, y = _items(), np.arange(12) % 10
+    one, _, _ = photo_augment(x, y, seed=0)
+    xa, ya, original = photo_augment(x, y, seed=0, copies=2)
+    assert len(xa) == 36 and np.array_equal(ya, np.concatenate([y, y, y])) and original.sum() == 12
+    np.testing.assert_array_equal(xa[:24], one)  # a run with one copy renders exactly what it did
+    assert (xa[12:24] != xa[24:]).any(axis=(1, 2)).mean() > 0.8  # the second copy is another scene
+    with pytest.raises(ValueError, match="at least 1"):
+        photo_augment(x, y, copies=0)
+
+
 def _relit_epochs(x, original, fraction=0.5, seed=1, epochs=2):
     """Run the training feed (re-lighting only) for `epochs` passes; one array per pass, in input order."""
     from dataclasses import replace

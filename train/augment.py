@@ -35,13 +35,15 @@ def _chunk(args) -> np.ndarray:
 
 
 def photo_pipeline(
-    images: np.ndarray, labels: np.ndarray, spec: PreprocessSpec = PreprocessSpec(), seed: int = 0, workers: int | None = None
+    images: np.ndarray, labels: np.ndarray, spec: PreprocessSpec = PreprocessSpec(), seed: int = 0, workers: int | None = None,
+    copy: int = 0,
 ) -> np.ndarray:
-    """Every image rendered as a photo of its class and preprocessed back to 28×28 (deterministic per seed)."""
+    """Every image rendered as a photo of its class and preprocessed back to 28×28 (deterministic per seed;
+    `copy` k > 0 draws the k-th further rendering of the same images)."""
     workers = workers or min(4, os.cpu_count() or 1)
     parts = max(1, workers * 4)
     jobs = [
-        (chunk, lab, spec.to_dict(), [seed, i])
+        (chunk, lab, spec.to_dict(), [seed, i] + ([copy] if copy else []))
         for i, (chunk, lab) in enumerate(zip(np.array_split(images, parts), np.array_split(np.asarray(labels), parts)))
     ]
     if workers == 1 or len(images) < 2000:
@@ -51,16 +53,20 @@ def photo_pipeline(
 
 
 def photo_augment(
-    x: np.ndarray, y: np.ndarray, spec: PreprocessSpec = PreprocessSpec(), seed: int = 0
+    x: np.ndarray, y: np.ndarray, spec: PreprocessSpec = PreprocessSpec(), seed: int = 0, copies: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(images, labels, original): the originals plus one photo-pipeline copy of each, made with `spec`.
+    """(images, labels, original): the originals plus `copies` photo-pipeline copies of each (each its own
+    rendering), made with `spec`.
 
     `original` marks the first half, the Fashion-MNIST images themselves; `relighter` re-lights only those
     (a photo copy has already been through the photo preprocessing, which undoes lighting).
     The test set stays Fashion-MNIST-shaped.
     """
-    original = np.arange(2 * len(x)) < len(x)
-    return np.concatenate([x, photo_pipeline(x, y, spec, seed)]), np.concatenate([y, y]), original
+    if copies < 1:
+        raise ValueError(f"photo copies must be at least 1, not {copies}")
+    original = np.arange((1 + copies) * len(x)) < len(x)
+    photos = [photo_pipeline(x, y, spec, seed, copy=k) for k in range(copies)]
+    return np.concatenate([x, *photos]), np.concatenate([y] * (1 + copies)), original
 
 
 @dataclass(frozen=True)

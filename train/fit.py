@@ -62,7 +62,7 @@ def _datasets(config: TrainConfig, spec):
         x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
     original = np.ones(len(x_tr), bool)  # which training images are Fashion-MNIST's own (re-lighting's targets)
     if spec.photo_augment:
-        x_tr, y_tr, original = photo_augment(x_tr, y_tr, spec.preprocess, seed=config.seed)
+        x_tr, y_tr, original = photo_augment(x_tr, y_tr, spec.preprocess, seed=config.seed, copies=spec.photo_copies)
     return to_input(x_tr), y_tr, original, to_input(x_val), y_val, to_input(data.x_test), data.y_test, data
 
 

@@ -34,6 +34,7 @@ class ModelSpec:
     cosine: bool = False  # cosine-decay the learning rate to 0 over the run (instead of a constant rate)
     pipeline_augment: bool = False  # random flip/rotate/shift/zoom/contrast/noise per batch, in tf.data
     photo_share: float = 1.0  # with photo_augment: fraction of the photo copies drawn afresh for each epoch
+    photo_copies: int = 1  # with photo_augment: renderings made of each training item (each a new scene)
     photometric: float = 0.0  # fraction of the originals re-lit afresh each epoch (train.augment.relighter)
     # how real photos become its input: photo copies are made with it, metrics.json records it, export
     # writes it into the contract, and the edge app runs it (warning when it cannot reproduce it)
