@@ -159,11 +159,12 @@ def info_rows(c, size_bytes: int) -> list[tuple[str, str]]:
 
 
 def _float_ops(q: dict) -> str:
-    """"CONV_2D → 1×26×26×16 (first conv: float, fixed)" from the contract's quantization block."""
+    """"CONV_2D → 1×26×26×16, … (first conv: float, logits: float, fixed)" from the contract's quantization block."""
     if not q:
         return "-"
     ops = ", ".join(f"{o['op']} → {'×'.join(map(str, o['shape']))}" for o in q.get("float_ops", []) if isinstance(o, dict))
-    return (ops or "none") + f" (first conv: {q.get('first_conv')}, {q.get('chosen_by')})"
+    logits = f", logits: {q['logits']}" if "logits" in q else ""
+    return (ops or "none") + f" (first conv: {q.get('first_conv')}{logits}, {q.get('chosen_by')})"
 
 
 def _checks(checks: dict) -> str:

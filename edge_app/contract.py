@@ -51,7 +51,8 @@ class Contract:
     training: dict[str, Any] = field(default_factory=dict)  # metrics.json of the run it came from
     checks: dict[str, Any] = field(default_factory=dict)  # drift results, once `fashion-export check` ran
     exported_at: str = ""  # ISO-8601 UTC
-    # int8 only: {"first_conv": "float" | "int8", "float_ops": [{op, output, shape}], "chosen_by", "why"}:
+    # int8 only: {"first_conv": "float" | "int8", "logits": "float" | "decision" | "full", "float_ops": [{op,
+    # output, shape}], "chosen_by", "why"}:
     # which ops of a quantized model run in float32 and how that was chosen (export.convert.quantization_record)
     quantization: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT

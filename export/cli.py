@@ -23,6 +23,8 @@ tensorflow_cli(app, "fashion-export")
 # Every default comes from the stage's dataclass (export/config.py), nowhere else.
 EXPORT, EVAL, ROBUSTNESS, BENCH, PICK = ExportConfig(), EvalConfig(), RobustnessConfig(), BenchConfig(), PickConfig()
 VARIANT_HELP = "float32 | float16 | dynamic | int8 | all"
+LOGITS_HELP = ("int8: the logits — float (the last Dense and Softmax stay float32; never slower, see "
+               "docs/int8-performance.md) | decision (int8, over the range where top-1 is decided) | full (int8, calibrated min/max)")
 FIRST_CONV_HELP = ("int8: a conv reading the one-channel input — float (kept float32, its output quantized; "
                    "never slower, see docs/int8-performance.md) | int8 (quantized like the rest)")
 
@@ -37,7 +39,7 @@ def convert(
     variant: str = typer.Option("all", help=VARIANT_HELP),
     calibration: int = typer.Option(EXPORT.calibration, help="int8: representative training images (stratified, seeded)"),
     io: str = typer.Option(EXPORT.io, help="int8: input/output type — uint8 | int8 | float32"),
-    logits: str = typer.Option(EXPORT.logits, help="int8: range of the quantized logits — decision (where top-1 is decided) | full (calibrated min/max)"),
+    logits: str = typer.Option(EXPORT.logits, help=LOGITS_HELP),
     first_conv: str = typer.Option(EXPORT.first_conv, help=FIRST_CONV_HELP),
     seed: int = typer.Option(EXPORT.seed, help="seed of the calibration sample"),
     preprocess: str = typer.Option(EXPORT.preprocess, help="preprocessing written into the contract: model (as trained) | photo | seed"),
@@ -108,7 +110,7 @@ def all_(
     variant: str = typer.Option("all", help=VARIANT_HELP),
     calibration: int = typer.Option(EXPORT.calibration, help="int8: representative training images"),
     io: str = typer.Option(EXPORT.io, help="int8: input/output type"),
-    logits: str = typer.Option(EXPORT.logits, help="int8: range of the quantized logits — decision | full"),
+    logits: str = typer.Option(EXPORT.logits, help=LOGITS_HELP),
     first_conv: str = typer.Option(EXPORT.first_conv, help=FIRST_CONV_HELP),
     preprocess: str = typer.Option(EXPORT.preprocess, help="preprocessing written into the contracts: model (as trained) | photo | seed"),
     unseen: Path = typer.Option(Path(EVAL.unseen), help="labelled real-world images"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")  # the exported files, smallest change first
 IO_TYPES = ("uint8", "int8", "float32")
-LOGITS_RANGES = ("decision", "full")
+LOGITS_RANGES = ("float", "decision", "full")  # int8 logits: float32 (last Dense + Softmax unquantized) | int8 over a range
 FIRST_CONV = ("float", "int8")  # int8 variant: the first conv on a one-channel input — kept in float | quantized
 PREPROCESS_CHOICES = ("model", "photo", "seed")  # what the contract names: the trained spec, or a mode's defaults
 REAL_MODES = ("photo", "still", "seed")  # how real images are prepared: photo (a camera frame), still (a photo file:
@@ -37,7 +37,9 @@ class ExportConfig:
     io: str = "uint8"  # int8 variant's input/output type: uint8 (camera pixels as-is) | int8 | float32
     seed: int = 0  # seeds the calibration sample
     out: str = "models"  # folder receiving <model>-<variant>.tflite
-    logits: str = "decision"  # int8 logits range: decision (where top-1 is decided) | full (calibrated min/max)
+    # int8 logits: float (the last Dense and its Softmax stay float32) | int8 over decision (where top-1 is
+    # decided) | full (calibrated min/max)
+    logits: str = "float"
     first_conv: str = "float"  # int8: a conv reading the one-channel input stays float (a QUANTIZE after it) | int8
     preprocess: str = "model"  # contract's preprocessing: model (the spec it was trained with) | photo | seed
     data_dir: str | None = None  # Fashion-MNIST folder for calibration (else the usual search)

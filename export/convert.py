@@ -6,7 +6,8 @@
 Variants: `float32` (plain), `float16` (fp16 weights), `dynamic` (int8 weights, float activations),
 `int8` (full integer: int8 weights and activations, calibrated on a stratified sample of the
 *training* set, uint8 input by default so a camera frame goes in without float conversion; the
-logits get their int8 steps over the range where top-1 is decided — `export.logits_range`).
+conv that widens the one-channel image and the last Dense with its Softmax stay float32 —
+`first_conv_nodes`, `export.logits_range`).
 Conversion goes through `from_keras_model`: it traces the inference graph, so the augmentation
 and Dropout layers are inert in the file (a Keras 3 SavedModel export keeps them active).
 """
@@ -85,17 +86,18 @@ def representative_dataset(calibration: np.ndarray):
     return generate
 
 
-def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision",
+def to_tflite(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "float",
               first_conv: str = "float") -> bytes:
     """The flatbuffer of one variant; `calibration` (uint8 images) is needed for int8."""
     return export_flat(model, variant, calibration, io, logits, first_conv)[0]
 
 
-def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "decision",
+def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: str = "uint8", logits: str = "float",
                 first_conv: str = "float"):
     """(flatbuffer, `LogitsRange` for int8 else None).
 
-    `logits` (int8 only): "decision" quantizes the logits over the range where top-1 is decided
+    `logits` (int8 only): "float" keeps the last Dense and its Softmax in float32 (`export.logits_range.
+    logits_nodes`); "decision" quantizes the logits over the range where top-1 is decided
     (`export.logits_range`), "full" over the converter's calibrated min/max.
     `first_conv` (int8 only): "float" leaves each conv that reads the one-channel model input in
     float32 (`first_conv_nodes`; the input is dequantized before it and its output quantized after
@@ -108,7 +110,7 @@ def export_flat(model, variant: str, calibration: np.ndarray | None = None, io: 
     converter = make_converter(model, variant, calibration, io)
     with quiet_native_output():
         if variant == "int8":
-            return quantize_with_decision_range(converter, to_input(calibration), narrow=logits == "decision",
+            return quantize_with_decision_range(converter, to_input(calibration), logits=logits,
                                                 keep_float=first_conv_nodes if first_conv == "float" else None)
         return converter.convert(), None
 
@@ -306,7 +308,7 @@ def convert(
         contract.training["calibration"] = {"images": int(len(calibration)), "seed": config.seed, "from": "training set, stratified"}
         if logits_range is not None:
             contract.training["calibration"]["logits_range"] = logits_range.to_dict()
-        contract = replace(contract, quantization=quantization_record(flat, config.first_conv))
+        contract = replace(contract, quantization=quantization_record(flat, config.first_conv, config.logits))
     out = Path(config.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -315,16 +317,22 @@ def convert(
         raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from exc
 
 
-def quantization_record(flat: bytes, first_conv: str) -> dict:
+def quantization_record(flat: bytes, first_conv: str, logits: str = "float") -> dict:
     """The contract's `quantization` entry of an int8 export: which ops stay float, and how that was chosen."""
+    why = []
+    if first_conv == "float":
+        why.append("the conv that widens the one-channel image (with what runs before it) stays float, its output "
+                   "quantized after it: 3-9x faster than in int8 for every model and batch measured")
+    if logits == "float":
+        why.append("the last Dense and its Softmax stay float, one float-to-uint8 QUANTIZE after them: the int8 "
+                   "boundary ops they replace cost more than the few multiply-adds")
     return {
         "first_conv": first_conv,
+        "logits": logits,
         "float_ops": float_ops(flat),
-        "chosen_by": "fixed" if first_conv == "float" else "--first-conv int8",
-        "why": ("the conv that widens the one-channel image (with what runs before it) stays float, its output quantized "
-                "after it: 3-9x faster than in int8 for every model and batch measured, with no CPU-specific int8 "
-                "instructions involved (docs/int8-performance.md)")
-        if first_conv == "float" else "every op quantized (the pre-issue-16 graph)",
+        "chosen_by": "fixed" if (first_conv, logits) == ("float", "float") else f"--first-conv {first_conv} --logits {logits}",
+        "why": ("; ".join(why) + "; no CPU-specific int8 instructions involved (docs/int8-performance.md)") if why
+        else "every op quantized",
     }
 
 

@@ -24,9 +24,9 @@ def per_layer_report(model, name: str, out: str | Path, calibration: int = 100, 
     """int8 quantization error per tensor (QuantizationDebugger): per-layer-<name>.csv and .md, worst layers first.
 
     The debugger builds its own int8 model with `export.convert.make_converter` (float I/O, which does
-    not change the internal tensors) on `calibration` stratified training images, with the converter's
-    full logits range: the exported file's decision-range logits (`export.logits_range`) are not what
-    its last row describes.
+    not change the internal tensors) on `calibration` stratified training images, every op in int8 with
+    the converter's full logits range: the exported file keeps its first conv and its logits in float
+    (`export.logits_range`), which the debugger's last rows do not describe.
     """
     import tensorflow as tf
 

@@ -19,7 +19,8 @@ def _ops(flat: bytes) -> list[tuple[str, str]]:
     """(op name, output dtype) in execution order."""
     interp = make_interpreter(flat)
     details = {t["index"]: t for t in interp.get_tensor_details()}
-    return [(op["op_name"], np.dtype(details[op["outputs"][0]]["dtype"]).name) for op in interp._get_ops_details()]
+    return [(op["op_name"], np.dtype(details[op["outputs"][0]]["dtype"]).name) for op in interp._get_ops_details()
+            if op["op_name"] != "DELEGATE"]  # the delegate's own node, listed after the graph's ops
 
 
 def _test_images(n: int) -> np.ndarray:
@@ -43,15 +44,21 @@ def test_first_conv_is_float_between_dequantize_and_quantize(exported):
     flat, c = read_model(exported["int8"])
     ops = _ops(flat)
     q = c.quantization
-    stem = [(o["op"], "float32") for o in q["float_ops"]]
+    floats = [(o["op"], "float32") for o in q["float_ops"]]
+    stem, tail = floats[:-2], floats[-2:]
     n = len(stem)
-    # uint8 pixels → DEQUANTIZE (XNNPACK) → the float stem → QUANTIZE → the rest in int8
+    # uint8 pixels → DEQUANTIZE (XNNPACK) → the float stem → QUANTIZE → int8 … → DEQUANTIZE → the last Dense
+    # and Softmax in float → one QUANTIZE to the uint8 output
     assert ops[0] == ("DEQUANTIZE", "float32") and ops[1 : n + 1] == stem and ops[n + 1] == ("QUANTIZE", "int8")
-    assert [o for o, dtype in ops[n + 2 :] if dtype == "float32"] == []  # no other float op
+    assert tail == [("FULLY_CONNECTED", "float32"), ("SOFTMAX", "float32")]
+    assert ops[-4:] == [("DEQUANTIZE", "float32"), *tail, ("QUANTIZE", "uint8")]
+    assert [o for o, dtype in ops[n + 2 : -4] if dtype == "float32"] == []  # no other float op
     assert {op for op, _ in stem[:-1]} <= STEM_OPS and stem[-1][0] == "CONV_2D"
-    assert q["float_ops"][-1]["shape"][:2] == [14, 14]  # the conv runs on the pooled image
+    assert q["float_ops"][n - 1]["shape"][:2] == [14, 14]  # the conv runs on the pooled image
     assert (c.input_dtype, c.input_zero_point) == ("uint8", 0) and c.input_scale == pytest.approx(1 / 255, rel=1e-5)
-    assert q["first_conv"] == "float" and q["chosen_by"] == "fixed"
+    assert (c.output_dtype, c.output_zero_point) == ("uint8", 0)
+    assert q["first_conv"] == "float" and q["logits"] == "float" and q["chosen_by"] == "fixed"
+    assert c.training["calibration"]["logits_range"]["mode"] == "float"
     assert read_contract(exported["float32"]).quantization == {}  # only quantized variants carry it
 
 
@@ -76,14 +83,14 @@ def test_float_first_conv_reproduces_the_trained_layer(exported, export_run):
     interp.allocate_tensors()
     interp.set_tensor(detail["index"], pixels_to_input(x, interp.get_input_details()[0]))
     interp.invoke()
-    name = c.quantization["float_ops"][-1]["output"]
+    name = next(o["output"] for o in c.quantization["float_ops"] if o["op"] == "CONV_2D")
     got = interp.get_tensor(next(t["index"] for t in interp.get_tensor_details() if t["name"] == name))
     assert got.dtype == np.float32 and got.shape == reference[..., live].shape
     assert np.abs(got - reference[..., live]).max() <= TOLERANCE * np.abs(reference).max()
 
 
 def test_int8_first_conv_keeps_the_all_int8_graph(export_run, exported, tmp_path):
-    path = convert(export_run, "int8", ExportConfig(out=str(tmp_path), calibration=200, first_conv="int8"))
+    path = convert(export_run, "int8", ExportConfig(out=str(tmp_path), calibration=200, first_conv="int8", logits="decision"))
     flat, c = read_model(path)
     ops = _ops(flat)
     assert ops[0] == ("QUANTIZE", "int8") and ("CONV_2D", "int8") in ops

@@ -20,12 +20,18 @@ def test_decision_range_spans_lowest_winner_to_highest_runner_up():
 
 @pytest.fixture(scope="module")
 def both_ranges(export_run, tmp_path_factory):
-    """The tiny run exported to int8 twice: decision range (default) and full range."""
+    """The tiny run exported to int8 logits twice: decision range and full range."""
     cal = calibration_images(200)
     out = tmp_path_factory.mktemp("logits")
-    decision = convert(export_run, "int8", ExportConfig(out=str(out / "decision")), cal)
+    decision = convert(export_run, "int8", ExportConfig(out=str(out / "decision"), logits="decision"), cal)
     full = convert(export_run, "int8", ExportConfig(out=str(out / "full"), logits="full"), cal)
     return decision, full
+
+
+@pytest.fixture(scope="module")
+def float_logits(export_run, tmp_path_factory):
+    """The same run with the default export: the last Dense and Softmax in float32."""
+    return convert(export_run, "int8", ExportConfig(out=str(tmp_path_factory.mktemp("float-logits"))), calibration_images(200))
 
 
 def test_contract_records_the_range_the_file_has(both_ranges):
@@ -41,13 +47,40 @@ def test_contract_records_the_range_the_file_has(both_ranges):
         assert quantized_range(read_model(path)[0]) == pytest.approx(tuple(note["used"]))
 
 
+@pytest.mark.parametrize("logits", ["float", "decision"])
 @pytest.mark.parametrize("io", ["int8", "float32"])
-def test_other_io_types_take_the_decision_range_too(export_run, tmp_path, io):
+def test_other_io_types_take_the_same_logits(export_run, tmp_path, io, logits):
     cal = calibration_images(200)
-    path = convert(export_run, "int8", ExportConfig(out=str(tmp_path), io=io), cal)
+    path = convert(export_run, "int8", ExportConfig(out=str(tmp_path), io=io, logits=logits), cal)
     c = read_contract(path)
-    assert c.input_dtype == io and c.training["calibration"]["logits_range"]["mode"] == "decision"
-    assert Classifier(path).probabilities(calibration_images(20, seed=3)).shape == (20, 10)
+    assert (c.input_dtype, c.output_dtype) == (io, io) and c.training["calibration"]["logits_range"]["mode"] == logits
+    probs = Classifier(path).probabilities(calibration_images(20, seed=3))
+    assert probs.shape == (20, 10) and np.allclose(probs.sum(1), 1, atol=0.05)
+
+
+def test_float_logits_end_in_one_quantize_to_uint8(float_logits):
+    from edge_app.contract import read_model
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from export.logits_range import logits_nodes, merge_output_quantize, softmax_input
+
+    flat, c = read_model(float_logits)
+    note = c.training["calibration"]["logits_range"]
+    assert note["mode"] == "float" and "never quantized" in note["reason"] and "used" not in note
+    model = flatbuffer_utils.convert_bytearray_to_object(flat)
+    graph = model.subgraphs[0]
+    logits = graph.tensors[softmax_input(model)]
+    assert logits.type == 0 and graph.tensors[graph.outputs[0]].type == 3  # float32 logits, uint8 output
+    assert len(logits_nodes(model)) == 2 and quantized_range(flat) is None  # nothing quantized to read back
+    assert merge_output_quantize(flat) == flat  # already one QUANTIZE: nothing left to merge
+    assert (c.output_dtype, c.output_scale, c.output_zero_point) == ("uint8", 1 / 256, 0)
+
+
+def test_float_logits_agree_at_least_as_well_as_int8_logits(float_logits, both_ranges, export_run):
+    images = calibration_images(2000, seed=7)  # not the calibration sample
+    reference = load_run(export_run).model.predict(images[..., None].astype(np.float32) / 255, verbose=0).argmax(1)
+    agree = [float((Classifier(p).probabilities(images).argmax(1) == reference).mean()) for p in (float_logits, *both_ranges)]
+    assert agree[0] >= max(agree[1:]) - 0.002 and agree[0] > 0.97
 
 
 def test_few_calibration_images_keep_the_full_range(export_run):
