@@ -42,6 +42,27 @@ def test_render_is_deterministic_per_generator_seed():
     np.testing.assert_array_equal(a, render_photo(_shirt(), 3, np.random.default_rng(7)))
 
 
+def _shoe() -> np.ndarray:
+    item = np.zeros((28, 28), np.uint8)
+    item[14:22, 3:25] = 190  # sole and body, toe to the left as in Fashion-MNIST
+    item[8:14, 15:25] = 170  # the ankle
+    return item
+
+
+def test_footwear_may_come_as_a_pair_and_nothing_else_does():
+    import cv2
+
+    def parts(pair: float, label: int, seed: int) -> int:
+        _, mask = render_photo(_shoe(), label, np.random.default_rng(seed), Scene(pair=pair, hand=0), with_mask=True)
+        return cv2.connectedComponents(mask.astype(np.uint8))[0] - 1
+
+    assert all(parts(0.0, 7, seed) == 1 for seed in range(12))  # one shoe, one silhouette
+    assert sum(parts(1.0, 7, seed) == 2 for seed in range(12)) >= 3  # often two shoes side by side (or overlapping)
+    for seed in range(6):  # a top's rendering does not depend on the footwear setting at all
+        a = render_photo(_shirt(), 0, np.random.default_rng(seed), Scene(pair=0.0))
+        np.testing.assert_array_equal(a, render_photo(_shirt(), 0, np.random.default_rng(seed), Scene(pair=1.0)))
+
+
 def test_the_preprocessing_finds_most_rendered_items_again():
     found = [preprocess(render_photo(_shirt(), 0, np.random.default_rng(seed))).has_item for seed in range(40)]
     assert np.mean(found) >= 0.85

@@ -4,8 +4,8 @@ A training item (28×28, bright on black) becomes the silhouette and shading of 
 colour, often printed (stripes, checks, dots, a logo, a texture), lying on or hanging in front of a
 background (a plain or lit wall, wood, a bedsheet with folds, tiles, a carpet-like texture or, when
 the package is installed, one of GIMP's photographed patterns), with a soft shadow, sometimes a
-hanger, the person wearing it (a head above a top, legs below a dress), a hand or foot at the
-frame's edge, perspective, blur, noise and gamma.
+hanger, the person wearing it (a head above a top, legs below a dress), shoes as a pair, a hand or
+foot at the frame's edge, perspective, blur, noise and gamma.
 
     >>> rgb = render_photo(item, label, np.random.default_rng(0))   # (H, W, 3) uint8
 
@@ -44,6 +44,7 @@ class Scene:
     hanger: float = 0.3  # probability of a hanger above a top
     hand: float = 0.25  # probability of a hand or foot at the edge (footwear and bags: twice that)
     worn: float = 0.25  # probability that a top, dress or trousers is worn: a head above, legs or feet below
+    pair: float = 0.4  # probability that footwear comes as a pair: a second shoe beside or behind the first
     light: float = 0.3  # ± linear lighting gradient across the frame, fraction of full range
     blur: float = 1.0  # max Gaussian sigma, px
     noise: float = 6.0  # max sensor-noise sigma, levels
@@ -242,6 +243,22 @@ def _wearer(img: np.ndarray, box: tuple[int, int, int, int], label: int, rng) ->
             cv2.line(img, (x, y1 - 2), (x, y1 + length), colour, max(2, int(w * 0.1)), cv2.LINE_AA)
 
 
+def _place(alpha: np.ndarray, cloth: np.ndarray, centre: tuple[float, float], size: float, angle: float,
+           frame: tuple[int, int], s: Scene, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The 28×28 item (coverage, colours) scaled to `size` px, turned by `angle`°, centred at `centre` in a
+    frame of (w, h), its corners jittered for perspective: (coverage (h, w), colours (h, w, 3))."""
+    import cv2
+
+    m = cv2.getRotationMatrix2D((14.0, 14.0), angle, size / 28.0)
+    m[:, 2] += (centre[0] - 14.0, centre[1] - 14.0)
+    src = np.float32([[0, 0], [28, 0], [28, 28], [0, 28]])
+    dst = cv2.transform(src[None], m)[0] + rng.uniform(-s.perspective, s.perspective, (4, 2)).astype(np.float32) * size
+    warp = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    a = cv2.warpPerspective(np.ascontiguousarray(alpha), warp, frame, flags=cv2.INTER_LINEAR, borderValue=0.0)
+    garment = cv2.warpPerspective(np.ascontiguousarray(cloth), warp, frame, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return a, garment
+
+
 def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scene = Scene(), with_mask: bool = False):
     """One 28×28 uint8 item (bright on black) and its class → an (H, W, 3) uint8 RGB "photo" of it.
 
@@ -263,17 +280,21 @@ def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scen
     cloth = np.clip(cloth * shade[..., None], 0.0, 1.0)
 
     size = rng.uniform(*s.scale) * min(h, w)
-    k = size / 28.0
+    pair = label in FOOTWEAR and rng.random() < s.pair
+    if pair:
+        size *= 0.7  # two shoes share the frame
     cx = rng.uniform(min(size / 2, w / 2), max(w - size / 2, w / 2))
     cy = rng.uniform(min(size / 2, h / 2), max(h - size / 2, h / 2))
     turn = s.rotate_footwear if label in FOOTWEAR + (8,) else s.rotate
-    m = cv2.getRotationMatrix2D((14.0, 14.0), rng.uniform(-turn, turn), k)
-    m[:, 2] += (cx - 14.0, cy - 14.0)
-    src = np.float32([[0, 0], [28, 0], [28, 28], [0, 28]])
-    dst = cv2.transform(src[None], m)[0] + rng.uniform(-s.perspective, s.perspective, (4, 2)).astype(np.float32) * size
-    warp = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    a = cv2.warpPerspective(alpha, warp, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
-    garment = cv2.warpPerspective(np.ascontiguousarray(cloth), warp, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    a, garment = _place(alpha, cloth, (cx, cy), size, rng.uniform(-turn, turn), (w, h), s, rng)
+    if pair:  # the other shoe: the same colour, beside or a little behind, the same way round or mirrored
+        dx, dy = rng.uniform(0.45, 1.0) * size * rng.choice([-1, 1]), rng.uniform(-0.25, 0.25) * size
+        mirror = rng.random() < 0.3
+        other = (alpha[:, ::-1], cloth[:, ::-1]) if mirror else (alpha, cloth)
+        a2, g2 = _place(*other, (cx + dx, cy + dy), size * rng.uniform(0.9, 1.05), rng.uniform(-turn, turn), (w, h), s, rng)
+        behind = (1 - a) * a2  # the first shoe in front ("over")
+        garment, a = garment * a[..., None] + g2 * behind[..., None], a + behind
+        garment = garment / np.maximum(a, 1e-6)[..., None]
 
     img = np.ascontiguousarray(render_scene(rng, h, w, s))
     ys, xs = np.nonzero(a > 0.5)
