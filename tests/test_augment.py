@@ -101,7 +101,7 @@ def test_edge_model_exports_to_full_integer():
 
     model = build_model("edge")
     assert model.count_params() <= 100_000
-    flat = to_tflite(model, "int8", _items(40), "uint8", first_conv="int8")
+    flat = to_tflite(model, "int8", _items(40), "uint8", logits="decision", first_conv="int8")
     interp = make_interpreter(flat)
     ops = {op["op_name"] for op in interp._get_ops_details()}
     assert "DEQUANTIZE" not in ops  # every op has an int8 kernel: no float islands inside the graph
@@ -109,10 +109,11 @@ def test_edge_model_exports_to_full_integer():
         if detail["dtype"] == np.float32:
             pytest.fail(f"float tensor {detail['name']} in the int8 graph")
     assert len(flat) < 300 * 1024
-    # the default export keeps exactly one op in float: the first conv, on the one-channel input (issue 16)
+    # the default export keeps three ops in float: the first conv, on the one-channel input, and the last
+    # Dense with its Softmax (issue 16)
     from export.convert import float_ops
 
-    assert [o["op"] for o in float_ops(to_tflite(model, "int8", _items(40), "uint8"))] == ["CONV_2D"]
+    assert [o["op"] for o in float_ops(to_tflite(model, "int8", _items(40), "uint8"))] == ["CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
 
 
 def test_pipeline_augmenter_keeps_shape_and_range_and_varies_per_epoch():

@@ -126,7 +126,7 @@ def test_info_prints_the_contract(exported):
     assert json.loads(raw.output)["variant"] == "int8"
     float_ops = json.loads(raw.output)["quantization"]["float_ops"]
     line = next(l for l in result.output.splitlines() if l.startswith("float ops"))
-    assert all(o["op"] in line for o in float_ops) and "first conv: float, fixed" in line  # what runs in float32, and why
+    assert all(o["op"] in line for o in float_ops) and "first conv: float, logits: float, fixed" in line  # what runs in float32, and why
 
 
 def test_bench_prints_stages(exported):

@@ -16,15 +16,16 @@ def test_int8_profile_names_every_op(exported):
     ops = profile_ops(flat, batch=4, min_seconds=0.01)
     names = [o.op for o in ops]
     # uint8 I/O: the input dequantized for the float stem (pool_first's max / min of the image, its 1×1 conv),
-    # quantized after it; a QUANTIZE back to uint8 at the end
-    n = len(read_model(exported["int8"])[1].quantization["float_ops"])
+    # quantized after it; the last Dense and Softmax in float after a DEQUANTIZE, one QUANTIZE to uint8 at the end
+    n = len(read_model(exported["int8"])[1].quantization["float_ops"]) - 2
     assert names[0] == "DEQUANTIZE" and names[n] == "CONV_2D" and names[n + 1] == "QUANTIZE"
-    assert names[-1] == "QUANTIZE" and names.count("FULLY_CONNECTED") == 2
+    assert names[-4:] == ["DEQUANTIZE", "FULLY_CONNECTED", "SOFTMAX", "QUANTIZE"] and names.count("FULLY_CONNECTED") == 2
     assert [o.index for o in ops] == list(range(len(ops)))
     assert all(o.output_shape[0] == 4 for o in ops)  # every op ran on the whole batch
     assert ops[0].output_shape == (4, 28, 28, 1) and ops[0].dtype == "float32" and ops[-1].dtype == "uint8"
     assert [o.dtype for o in ops[1 : n + 2]] == ["float32"] * n + ["int8"]
     assert all(o.delegated for o in ops[: n + 2])  # XNNPACK takes the uint8 → float DEQUANTIZE, the float stem and its QUANTIZE
+    assert all(o.delegated for o in ops[-4:]) and ops[-2].dtype == "float32"  # …and the float tail, to the uint8 scores
     assert all(o.us > 0 for o in ops)
 
 
@@ -35,7 +36,7 @@ def test_reports_for_two_models_and_batches(exported, tmp_path):
         assert set(per) == {"1", "8"} and all(per[b]["whole_us"] > 0 and per[b]["ops"] for b in per)
         assert all(len(per[b]["whole_rounds_us"]) == 3 and per[b]["whole_spread_pct"] >= 0 for b in per)
     md = (tmp_path / "profile.md").read_text()
-    assert "#### baseline-int8 — batch 8" in md and "whole model" in md and "built-in" in md
+    assert "#### baseline-int8 — batch 8" in md and "whole model" in md and "XNNPACK" in md
     assert "side by side — 3 interleaved round(s)" in md and "| baseline | " in md  # the int8 ÷ float32 row
     saved = json.loads((tmp_path / "profile.json").read_text())
     assert saved["batches"] == [1, 8] and saved["rounds"] == 3
@@ -122,3 +123,15 @@ def test_bad_inputs_are_one_line_errors(exported, tmp_path):
                           ([str(tmp_path / "missing.tflite")], "no such model file")):
         result = runner.invoke(app, ["profile", *args])
         assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+
+def test_int8_logits_end_on_a_built_in_kernel(export_run, tmp_path):
+    """What the float tail removes: with int8 logits the graph ends in an int8 → uint8 QUANTIZE XNNPACK does not take."""
+    from edge_app.contract import read_model
+    from export.config import ExportConfig
+    from export.convert import convert
+
+    path = convert(export_run, "int8", ExportConfig(out=str(tmp_path), calibration=200, logits="decision"))
+    ops = profile_ops(read_model(path)[0], batch=2, min_seconds=0.01)
+    assert [o.op for o in ops[-2:]] == ["SOFTMAX", "QUANTIZE"] and ops[-2].dtype == "int8"
+    assert not ops[-1].delegated and ops[-1].dtype == "uint8"  # LiteRT's built-in kernel
