@@ -5,7 +5,7 @@ has found, cropped, inverted and stretched the item. So we teach the model what 
 like: each training item is rendered as a colour photo (`train.render`: a printed garment on wood, a
 bedsheet or a wall, with shadows, hangers and hands) and sent through the very same preprocessing.
 
-    >>> x_aug, y_aug, original = photo_augment(x_train, y_train, spec, seed=0)   # originals + one photo copy each
+    >>> x_aug, y_aug, original = photo_augment(x_train, y_train, spec, seed=0, copies=2)   # originals + two photo copies each
 
 No real photo enters training: the renderings come from the training images alone.
 """
