@@ -106,8 +106,8 @@ def _edge():
     """Ours: BN conv blocks, depthwise-separable widening, global pooling; < 100k params, int8-friendly.
 
     Every op (Conv2D, DepthwiseConv2D, BatchNorm folded into convs, ReLU, pooling, Dense) has a
-    full-integer TFLite kernel; the int8 export keeps only the first conv (one input channel) in float,
-    where int8 kernels are slower on every CPU measured (docs/int8-performance.md).
+    full-integer TFLite kernel; the int8 export keeps two small ends in float, the first conv (one input
+    channel) and the last Dense with its Softmax, where int8 costs more than it saves (docs/int8-performance.md).
     """
     from keras import Input, Model, layers
 
