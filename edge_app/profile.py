@@ -85,7 +85,9 @@ def _flatbuffer_utils():
     return flatbuffer_utils
 
 
-def _op_names(model_obj) -> list[str]:
+def op_names(model_obj) -> list[str]:
+    """The builtin operator name of each op of a flatbuffer object's main graph, in order ("OP_<code>" when
+    the schema has no name for it); reads only the op codes, so TensorFlow's flatbuffer objects work too."""
     from ai_edge_litert import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -151,7 +153,7 @@ def profile_ops(flat: bytes, batch: int = 1, threads: int = 1, min_seconds: floa
     """One `OpTime` per operator of the main graph, in execution order."""
     flatbuffer_utils = _flatbuffer_utils()
     model_obj = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
-    names = _op_names(model_obj)
+    names = op_names(model_obj)
     rows = []
     for index, name in enumerate(names):
         interp = _interpreter(single_op_model(model_obj, index), threads, batch)

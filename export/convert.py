@@ -29,6 +29,7 @@ import numpy as np
 from edge_app.contract import Contract, write_model
 from edge_app.labels import LABELS
 from edge_app.preprocess import PreprocessSpec, to_input
+from edge_app.profile import op_names
 from edge_app.runtime import input_details, make_interpreter, output_details
 from export.config import FIRST_CONV, IO_TYPES, LOGITS_RANGES, VARIANTS, ExportConfig, ExportError
 from export.logits_range import quantize_with_decision_range
@@ -137,11 +138,7 @@ def first_conv_nodes(model_obj) -> list[str]:
     the input) with plain vector code on x86 and ARM alike, no int8 dot-product instructions involved.
     See docs/int8-performance.md.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-
     graph = model_obj.subgraphs[0]
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
 
     def constant(t: int) -> bool:
         buffer = model_obj.buffers[graph.tensors[t].buffer] if graph.tensors[t].buffer else None
@@ -153,11 +150,11 @@ def first_conv_nodes(model_obj) -> list[str]:
 
     stem = {int(i) for i in graph.inputs if channels(int(i)) <= STEM_CHANNELS}  # the image, and what is computed from it
     pending = []
-    for op in graph.operators:
+    for op, name in zip(graph.operators, op_names(model_obj)):
         data = [int(t) for t in op.inputs if t >= 0 and not constant(int(t))]
         if not data or not all(t in stem for t in data):
             return []  # the input's own ops ended before any conv
-        out, name = int(op.outputs[0]), names.get(codes[op.opcodeIndex])
+        out = int(op.outputs[0])
         pending.append(graph.tensors[out].name.decode())
         if channels(out) <= STEM_CHANNELS or name in _IMAGE_OPS:  # still the image: go on
             stem.add(out)
@@ -173,12 +170,9 @@ def float_ops(flat: bytes) -> list[dict]:
 
     model_obj = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
     graph = model_obj.subgraphs[0]
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
     boundary = ("QUANTIZE", "DEQUANTIZE")
     out = []
-    for op in graph.operators:
-        name = names.get(codes[op.opcodeIndex], "?")
+    for op, name in zip(graph.operators, op_names(model_obj)):
         tensor = graph.tensors[op.outputs[0]]
         if name not in boundary and tensor.type == schema.TensorType.FLOAT32:
             out.append({"op": name, "output": tensor.name.decode(), "shape": [int(d) for d in tensor.shape[1:]]})

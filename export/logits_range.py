@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_app.profile import op_names
+
 MARGIN = 8.0  # logits; e^-8 ≈ 3e-4 is below half an 8-bit output step (1/512), with room to spare
 MIN_IMAGES = 100  # fewer calibration images say too little about where decisions fall: keep the full range
 MIN_GAIN = 0.05  # narrow only when the range shrinks by at least this fraction (else: full range, reason given)
@@ -59,23 +61,22 @@ def decision_range(logits: np.ndarray, margin: float = MARGIN) -> tuple[float, f
     return lo, hi
 
 
-def softmax_input(model_obj) -> int | None:
-    """Index of the tensor feeding the graph's final SOFTMAX (the logits), or None.
-
-    Final: nothing but I/O type conversions (QUANTIZE / DEQUANTIZE) runs after it.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    graph = model_obj.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
+def _final_softmax(model_obj):
+    """The graph's final SOFTMAX op, or None. Final: nothing but I/O type conversions (QUANTIZE /
+    DEQUANTIZE) runs after it."""
     found = None
-    for op in graph.operators:
-        code = codes[op.opcodeIndex]
-        if code == schema.BuiltinOperator.SOFTMAX:
-            found = int(op.inputs[0])
-        elif code not in (schema.BuiltinOperator.QUANTIZE, schema.BuiltinOperator.DEQUANTIZE):
+    for op, name in zip(model_obj.subgraphs[0].operators, op_names(model_obj)):
+        if name == "SOFTMAX":
+            found = op
+        elif name not in ("QUANTIZE", "DEQUANTIZE"):
             found = None
     return found
+
+
+def softmax_input(model_obj) -> int | None:
+    """Index of the tensor feeding the graph's final SOFTMAX (the logits), or None."""
+    softmax = _final_softmax(model_obj)
+    return int(softmax.inputs[0]) if softmax is not None else None
 
 
 def tensor_values(flat: bytes, tensor: int, inputs: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
@@ -119,7 +120,7 @@ def quantize_with_decision_range(converter, inputs: np.ndarray, margin: float = 
     `inputs` are the calibration images as model inputs (float, N×28×28×1) — the same ones the
     converter's representative dataset yields. `logits`: "decision" gives the int8 logits their
     decision range, "full" keeps the converter's calibrated range (`--logits full`), "float" leaves the
-    Dense that makes them and the Softmax after it in float32 (`float_logits`). `keep_float`, when given,
+    Dense that makes them and the Softmax after it in float32 (`logits_nodes`). `keep_float`, when given,
     maps the calibrated float graph (a flatbuffer object) to the output tensor names of other ops to
     leave in float (selective quantization, `denylisted_nodes` as `QuantizationDebugger` passes it;
     `export.convert.first_conv_nodes`).
@@ -178,15 +179,11 @@ def logits_nodes(model_obj) -> list[str]:
     XNNPACK and one float → uint8 QUANTIZE (`merge_output_quantize`) ends the graph. Measured on an Intel
     Xeon with AMX: `baseline` int8 3.15 vs 3.36 µs at batch 1, the others unchanged (docs/int8-performance.md);
     and the logits lose no resolution, so no two classes tie on a shared int8 step."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    graph = model_obj.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model_obj.operatorCodes]
-    index = softmax_input(model_obj)
-    if index is None:
+    softmax = _final_softmax(model_obj)
+    if softmax is None:
         return []
-    softmax = [op for op in graph.operators if codes[op.opcodeIndex] == schema.BuiltinOperator.SOFTMAX][-1]
-    return [graph.tensors[index].name.decode(), graph.tensors[int(softmax.outputs[0])].name.decode()]
+    tensors = model_obj.subgraphs[0].tensors
+    return [tensors[int(softmax.inputs[0])].name.decode(), tensors[int(softmax.outputs[0])].name.decode()]
 
 
 def merge_output_quantize(flat: bytes) -> bytes:
@@ -198,12 +195,10 @@ def merge_output_quantize(flat: bytes) -> bytes:
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytes(flat))
     graph = model.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-    if len(graph.operators) < 2:
+    if op_names(model)[-2:] != ["QUANTIZE", "QUANTIZE"]:
         return flat
     first, last = graph.operators[-2], graph.operators[-1]
-    quantize = schema.BuiltinOperator.QUANTIZE
-    if not (codes[first.opcodeIndex] == quantize == codes[last.opcodeIndex] and int(last.inputs[0]) == int(first.outputs[0])
+    if not (int(last.inputs[0]) == int(first.outputs[0])
             and graph.tensors[int(first.inputs[0])].type == schema.TensorType.FLOAT32
             and graph.tensors[int(last.outputs[0])].type == schema.TensorType.UINT8):
         return flat

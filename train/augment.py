@@ -58,7 +58,7 @@ def photo_augment(
     """(images, labels, original): the originals plus `copies` photo-pipeline copies of each (each its own
     rendering), made with `spec`.
 
-    `original` marks the first half, the Fashion-MNIST images themselves; `relighter` re-lights only those
+    `original` marks the first `len(x)` images, the Fashion-MNIST images themselves; `relighter` re-lights only those
     (a photo copy has already been through the photo preprocessing, which undoes lighting).
     The test set stays Fashion-MNIST-shaped.
     """
