@@ -128,9 +128,7 @@ class RealSet:
     def rendered(cls, x: np.ndarray, y: np.ndarray, n: int, modes: tuple[str, ...], seed: int = 7) -> "RealSet":
         """`n` Fashion-MNIST *test* items rendered as casual 240×320 photos (`train.render`): a
         real-photo-like set that anyone can rebuild, and that no model trained on."""
-        idx = np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False)
-        scene = render.Scene(height=240, widths=(320, 240))
-        images = [render.render_photo(x[i], int(y[i]), np.random.default_rng([seed, int(i)]), scene) for i in idx]
+        images, idx = render.render_sample(x, y, n, seed)
         return cls.of("rendered", images, y[idx], [f"rendered_{i}" for i in idx], modes)
 
     def correct(self, mode: str, probs: np.ndarray, no_item_wrong: bool = True) -> np.ndarray:

@@ -37,9 +37,7 @@ def spec(ch): return dataclasses.replace(base, photo=dataclasses.replace(base.ph
 def sets():
     ds = load_dataset(allow_download=False)
     x, y = ds.x_test, ds.y_test
-    idx = np.random.default_rng(11).choice(len(x), 600, replace=False)  # not robustness's seed-7 set
-    scene = render.Scene(height=240, widths=(320, 240))
-    imgs = [render.render_photo(x[i], int(y[i]), np.random.default_rng([11, int(i)]), scene) for i in idx]
+    imgs, idx = render.render_sample(x, y, 600, seed=11)  # not robustness's seed-7 set
     yield "rendered600", imgs, y[idx]
     u = decode_labelled("unseen"); yield "unseen", u.images, np.asarray(u.labels)
     if Path("../shared/wild-dev").is_dir():

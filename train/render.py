@@ -259,6 +259,18 @@ def _place(alpha: np.ndarray, cloth: np.ndarray, centre: tuple[float, float], si
     return a, garment
 
 
+# The rendered sets real-photo accuracy is judged on (`fashion-export robustness`, `scripts/still_views.py`):
+# camera-sized photos, portrait or landscape.
+EVAL_SCENE = Scene(height=240, widths=(320, 240))
+
+
+def render_sample(x: np.ndarray, y: np.ndarray, n: int, seed: int, s: Scene = EVAL_SCENE) -> tuple[list[np.ndarray], np.ndarray]:
+    """(photos, indices): `n` items of (x, y) drawn with `seed`, each rendered with its own generator
+    ([seed, index]), so one item renders the same whichever others are drawn."""
+    idx = np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False)
+    return [render_photo(x[i], int(y[i]), np.random.default_rng([seed, int(i)]), s) for i in idx], idx
+
+
 def render_photo(item: np.ndarray, label: int, rng: np.random.Generator, s: Scene = Scene(), with_mask: bool = False):
     """One 28×28 uint8 item (bright on black) and its class → an (H, W, 3) uint8 RGB "photo" of it.
 
