@@ -2,6 +2,7 @@
 
     $ .venv/bin/python scripts/mask_iou.py                          # the shipped parameters
     $ .venv/bin/python scripts/mask_iou.py '{"iterations": 0}' '{"work_size": 80}'
+    $ .venv/bin/python scripts/mask_iou.py --by-distance 600        # IoU by garment–background colour distance
 
 Each rendering (`train.render`, 240×320 or 320×240, procedural and GIMP textures) knows the
 garment's true silhouette, so a mask can be scored without any real photo. This is how the photo
@@ -29,20 +30,42 @@ def renderings(n: int = 300, seed: int = 5):
             for k, i in enumerate(idx)]
 
 
-def score(cases, p: PhotoParams) -> dict:
-    ious, missed = [], 0
+def _iou(img, truth, p: PhotoParams) -> tuple[float, bool]:
+    _, small, _ = working_copy(img, p.work_size)
+    mask = item_mask(small, p)
+    want = cv2.resize(truth.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    return (0.0 if mask is None else float((mask & want).sum() / max(1, (mask | want).sum()))), mask is None
+
+
+def by_distance(cases, p: PhotoParams = PhotoParams(), edges=(0, 15, 30, 50)) -> list[dict]:
+    """IoU grouped by the CIE Lab distance between the garment's mean colour and the background's:
+    how much harder a garment close to its background's colour is to find."""
+    rows = []
     for img, truth in cases:
-        _, small, _ = working_copy(img, p.work_size)
-        mask = item_mask(small, p)
-        want = cv2.resize(truth.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-        missed += mask is None
-        ious.append(0.0 if mask is None else (mask & want).sum() / max(1, (mask | want).sum()))
-    ious = np.array(ious)
+        lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+        rows.append((*_iou(img, truth, p), float(np.linalg.norm(lab[truth].mean(0) - lab[~truth].mean(0)))))
+    iou, missed, dist = (np.array(c) for c in zip(*rows))
+    out = []
+    for lo, hi in zip(edges, list(edges[1:]) + [np.inf]):
+        sel = (dist >= lo) & (dist < hi)
+        out.append({"from": lo, "to": hi, "n": int(sel.sum()), "mean_iou": float(iou[sel].mean()) if sel.any() else float("nan"),
+                    "below_half": float((iou[sel] < 0.5).mean()) if sel.any() else float("nan"), "no_item": int(missed[sel].sum())})
+    return out
+
+
+def score(cases, p: PhotoParams) -> dict:
+    ious, none = zip(*(_iou(img, truth, p) for img, truth in cases))
+    ious, missed = np.array(ious), int(sum(none))
     return {"mean_iou": float(ious.mean()), "median_iou": float(np.median(ious)), "below_half": float((ious < 0.5).mean()),
             "no_item": int(missed), "n": len(cases)}
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--by-distance"]:
+        for row in by_distance(renderings(int(sys.argv[2]) if len(sys.argv) > 2 else 300)):
+            print(f"Lab distance {row['from']:>3}–{row['to']:<4} n {row['n']:4d}  mean IoU {row['mean_iou']:.3f}  "
+                  f"IoU < 0.5: {row['below_half']:.0%}  no item {row['no_item']}")
+        sys.exit(0)
     cases = renderings()
     for text in sys.argv[1:] or ["{}"]:
         r = score(cases, PhotoParams(**json.loads(text)))
