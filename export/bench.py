@@ -144,6 +144,7 @@ def _accuracy(predictor, mode: str, sets: SuiteSets) -> tuple[dict, np.ndarray]:
     """{test_acc, corruption_acc, unseen_acc, real_acc} in the contract's preprocessing `mode`, and the
     test-set predictions (for Δ and agreement). A photo the preprocessing finds no item in is scored
     by the model's top class here (robustness counts it wrong)."""
+    sets = sets.with_spec(predictor.spec)  # the real photos as this model's contract prepares them
     result = evaluate(predictor, sets, modes=(mode,), no_item_wrong=False)
     out = {"test_acc": result.test, "corruption_acc": result.corruption_mean if result.corruption else None}
     for rs in sets.real:

@@ -6,7 +6,8 @@
 
 Fashion-MNIST is loaded (and SHA-verified) by the caller once and handed in (`dataset=`), so a job
 that also calibrates (`fashion-export all`) reads it one time. Real images are decoded once and
-preprocessed once per mode; every model and variant is then scored on the same pixels.
+preprocessed once per mode and per preprocessing spec (`SuiteSets.with_spec`): each model is scored on
+pixels made the way its own contract says, and models that share a spec share them.
 """
 
 from __future__ import annotations
@@ -93,27 +94,39 @@ class RealSet:
     names: list[str] = field(default_factory=list)  # paths relative to the folder
     images: list[np.ndarray] = field(default_factory=list, repr=False)  # the decoded photos, for the failure gallery
     view_found: np.ndarray | None = None  # still mode: (N, views) bool, which views found an item
+    spec: PreprocessSpec = field(default_factory=PreprocessSpec)  # the photo / still modes' preprocessing
 
     @classmethod
-    def load(cls, name: str, folder: str | Path, modes: tuple[str, ...]) -> "RealSet":
+    def load(cls, name: str, folder: str | Path, modes: tuple[str, ...], spec: PreprocessSpec = PreprocessSpec()) -> "RealSet":
         real = decode_labelled(folder)
-        return cls.of(name, real.images, real.labels, list(real.names), modes, real.skipped)
+        return cls.of(name, real.images, real.labels, list(real.names), modes, real.skipped, spec)
 
     @classmethod
-    def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=()) -> "RealSet":
+    def of(cls, name: str, images: list, labels: np.ndarray, names: list[str], modes: tuple[str, ...], skipped=(),
+           spec: PreprocessSpec = PreprocessSpec()) -> "RealSet":
+        """`spec` prepares the photo and still modes (a model's own: its contract's); `seed` and `mnist`
+        have no parameters."""
+        spec = spec if spec.mode == "photo" else PreprocessSpec()
         done, view_found = {}, None
         if "still" in modes:  # every view of every photo, (N × views) rows; `combine` averages them back
-            views = [preprocess_views(im, PreprocessSpec()) for im in images]
-            n_views = len(PreprocessSpec().views())
+            views = [preprocess_views(im, spec) for im in images]
+            n_views = len(spec.views())
             pixels = np.array([v.image for vs in views for v in vs], np.uint8).reshape(-1, n_views, SIZE, SIZE)
             view_found = np.array([[v.has_item for v in vs] for vs in views], bool).reshape(-1, n_views)
             done["still"] = (pixels.reshape(-1, SIZE, SIZE), view_found.any(axis=1))
             if "photo" in modes:  # the first view is the camera frame's: the same mask, not computed again
                 done["photo"] = (np.ascontiguousarray(pixels[:, 0]), view_found[:, 0])
-        done |= {mode: preprocess_batch(images, PreprocessSpec(mode)) for mode in modes if mode not in done}
+        done |= {mode: preprocess_batch(images, spec if mode == "photo" else PreprocessSpec(mode)) for mode in modes if mode not in done}
         ordered = {m: done[m] for m in modes}
         return cls(name, np.asarray(labels), {m: d[0] for m, d in ordered.items()}, list(skipped),
-                   {m: d[1] for m, d in ordered.items()}, names, list(images), view_found)
+                   {m: d[1] for m, d in ordered.items()}, names, list(images), view_found, spec)
+
+    def with_spec(self, spec: PreprocessSpec) -> "RealSet":
+        """The same photos prepared with another photo spec (itself when the spec is the same)."""
+        spec = spec if spec.mode == "photo" else PreprocessSpec()
+        if spec == self.spec:
+            return self
+        return RealSet.of(self.name, self.images, self.labels, self.names, tuple(self.pixels), self.skipped, spec)
 
     def combine(self, mode: str, probs: np.ndarray) -> np.ndarray:
         """Per-image probabilities from the model's output on `pixels[mode]`: as they are, or in still mode
@@ -149,6 +162,17 @@ class SuiteSets:
     dataset: Dataset
     suite: Suite
     real: list[RealSet]
+    _by_spec: dict = field(default_factory=dict, repr=False)  # repr(spec) → SuiteSets prepared with it
+
+    def with_spec(self, spec: PreprocessSpec) -> "SuiteSets":
+        """These sets with the real photos prepared as `spec` says — a model's own preprocessing, so that
+        no model is scored on pixels made another way. Prepared once per spec; the default's are these."""
+        if all(rs.with_spec(spec) is rs for rs in self.real):
+            return self
+        key = repr(spec)
+        if key not in self._by_spec:
+            self._by_spec[key] = SuiteSets(self.dataset, self.suite, [rs.with_spec(spec) for rs in self.real])
+        return self._by_spec[key]
 
     @classmethod
     def load(cls, config: EvalConfig, modes: tuple[str, ...], rendered: int = 0, say=None,

@@ -85,9 +85,10 @@ def robustness(
             if progress:
                 progress(f"{run.name}-{variant}")
             predictor = KerasPredictor.from_run(run) if path is None else Classifier(path)
-            row, photo_probs = _row(run, variant, predictor, sets, config.casual)
+            own = sets.with_spec(predictor.spec)  # the real photos as this model's contract prepares them
+            row, photo_probs = _row(run, variant, predictor, own, config.casual)
             rows.append(row)
-            for rs in sets.real:
+            for rs in own.real:
                 if rs.name in photo_probs and (variant == "int8" or (run.name, rs.name) not in galleries):
                     galleries[(run.name, rs.name)] = (variant, rs, photo_probs[rs.name])
     _write(Path(out), rows, sets.real, empty, galleries, evaluation, config)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.preprocess import to_input
+from edge_app.preprocess import PreprocessSpec, to_input
 from export.config import ExportError
 
 PREDICT_BATCH = 512  # images per Keras predict call
@@ -35,6 +35,22 @@ def find_keras(source: str | Path) -> Path:
     if not path.exists():
         raise ExportError(f"{source}: no model.keras here (train it with fashion-train fit)")
     return path
+
+
+def run_spec(keras_path: Path) -> PreprocessSpec:
+    """The preprocessing a run's metrics.json recorded (else its registry entry's), as export writes it
+    into the contract."""
+    import json
+
+    from export.convert import contract_preprocess  # convert imports this module
+
+    metrics_path = Path(keras_path).parent / "metrics.json"
+    try:
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{metrics_path}: unreadable ({exc})") from exc
+    name = metrics.get("model", Path(keras_path).parent.name)
+    return PreprocessSpec.from_dict(contract_preprocess(metrics, name))
 
 
 def load_keras(path: Path):
@@ -61,15 +77,17 @@ def keras_probabilities(model, pixels: np.ndarray) -> np.ndarray:
 class KerasPredictor:
     """A float Keras model behind `probabilities(pixels)`, the call `edge_app.Classifier` answers too."""
 
-    def __init__(self, model, path: Path | None = None):
+    def __init__(self, model, path: Path | None = None, spec: PreprocessSpec | None = None):
         self.model = model  # the keras.Model
         self.path = path  # the .keras file it came from, when known
+        self.spec = spec or PreprocessSpec()  # how real photos are prepared for it (as `Classifier.spec`)
 
     @classmethod
     def from_run(cls, run: str | Path) -> "KerasPredictor":
-        """The run folder's (or `.keras` file's) model, loaded in safe mode."""
+        """The run folder's (or `.keras` file's) model, loaded in safe mode, with the preprocessing its
+        training recorded (what its exports' contracts get)."""
         path = find_keras(run)
-        return cls(load_keras(path), path)
+        return cls(load_keras(path), path, run_spec(path))
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         return keras_probabilities(self.model, pixels)

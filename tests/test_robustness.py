@@ -113,3 +113,32 @@ def test_pick_default_takes_a_checked_int8_model(export_run, exported, tmp_path)
     result = runner.invoke(app, ["pick-default", str(models), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert read_contract(out).variant == "int8" and read_contract(out).checks["drift"]["test"]["n"] == 500
+
+
+def test_each_model_is_scored_on_pixels_made_its_own_way(export_run):
+    from dataclasses import replace
+
+    from edge_app.preprocess import PhotoParams, PreprocessSpec
+    from export.evalsets import RealSet, SuiteSets
+    from export.runs import KerasPredictor
+
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((ROOT / "unseen").glob("*/*.png"))[:6]]
+    rs = RealSet.of("unseen", images, np.zeros(6, int), [f"{i}" for i in range(6)], ("photo", "still", "seed"))
+    small = PreprocessSpec("photo", PhotoParams(fit=16))
+    other = rs.with_spec(small)
+    assert rs.with_spec(PreprocessSpec()) is rs and other.spec == small
+    np.testing.assert_array_equal(other.pixels["seed"], rs.pixels["seed"])  # the study's pipeline has no parameters
+    assert not np.array_equal(other.pixels["photo"], rs.pixels["photo"])
+    assert other.pixels["photo"][:, :6].max() == 0 and other.pixels["still"].shape == rs.pixels["still"].shape  # fitted to 16 px
+    sets = SuiteSets(None, [], [rs])
+    assert sets.with_spec(small) is sets.with_spec(small) and sets.with_spec(small).real[0].spec == small
+
+    # a run records its preprocessing; robustness and bench score its Keras model with it, as its exports' contracts do
+    metrics_path = export_run / "metrics.json"
+    original = metrics_path.read_text()
+    assert KerasPredictor.from_run(export_run).spec == PreprocessSpec.from_dict(json.loads(original)["preprocess"])
+    try:
+        metrics_path.write_text(json.dumps({**json.loads(original), "preprocess": replace(PreprocessSpec(), photo=PhotoParams(fit=16)).to_dict()}))
+        assert KerasPredictor.from_run(export_run).spec == small
+    finally:
+        metrics_path.write_text(original)
