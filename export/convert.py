@@ -28,15 +28,14 @@ import numpy as np
 
 from edge_app.contract import Contract, write_model
 from edge_app.labels import LABELS
-from edge_app.preprocess import PreprocessSpec, to_input
+from edge_app.preprocess import to_input
 from edge_app.profile import op_names
 from edge_app.runtime import input_details, make_interpreter, output_details
 from export.config import FIRST_CONV, IO_TYPES, LOGITS_RANGES, VARIANTS, ExportConfig, ExportError
 from export.logits_range import quantize_with_decision_range
 from export.rewrite import inference_graph
-from export.runs import find_keras, load_keras
+from export.runs import contract_preprocess, find_keras, load_keras
 from train.data import Dataset, load_dataset, stratified_indices
-from train.models import MODELS
 
 
 def calibration_images(n: int, seed: int = 0, data_dir: str | None = None, dataset: Dataset | None = None) -> np.ndarray:
@@ -260,22 +259,6 @@ def load_run(source: str | Path, sample: np.ndarray | None = None) -> SourceRun:
         sha256=hashlib.sha256(keras_path.read_bytes()).hexdigest(), metrics=metrics,
         model=model, export_model=export_model, rewrites=rewrites,
     )
-
-
-def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict:
-    """The contract's preprocessing: the spec training recorded in metrics.json (else its registry
-    entry's), or an explicitly chosen mode's defaults (`photo`, `seed`).
-
-    The still views (`PreprocessSpec.still`) are used at test time only, so a run recorded before
-    they existed gets its registry entry's: its training pixels are the same either way."""
-    if choice != "model":
-        return PreprocessSpec(choice).to_dict()
-    registry = MODELS[name].preprocess if name in MODELS else PreprocessSpec()
-    if "preprocess" in metrics:
-        recorded = dict(metrics["preprocess"])
-        recorded.setdefault("still", registry.to_dict()["still"])
-        return PreprocessSpec.from_dict(recorded).to_dict()
-    return registry.to_dict()
 
 
 def convert(

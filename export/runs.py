@@ -10,12 +10,14 @@ imported only when a model is loaded.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from edge_app.preprocess import PreprocessSpec, to_input
 from export.config import ExportError
+from train.models import MODELS
 
 PREDICT_BATCH = 512  # images per Keras predict call
 
@@ -37,13 +39,25 @@ def find_keras(source: str | Path) -> Path:
     return path
 
 
+def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict:
+    """The contract's preprocessing: the spec training recorded in metrics.json (else its registry
+    entry's), or an explicitly chosen mode's defaults (`photo`, `seed`).
+
+    The still views (`PreprocessSpec.still`) are used at test time only, so a run recorded before
+    they existed gets its registry entry's: its training pixels are the same either way."""
+    if choice != "model":
+        return PreprocessSpec(choice).to_dict()
+    registry = MODELS[name].preprocess if name in MODELS else PreprocessSpec()
+    if "preprocess" in metrics:
+        recorded = dict(metrics["preprocess"])
+        recorded.setdefault("still", registry.to_dict()["still"])
+        return PreprocessSpec.from_dict(recorded).to_dict()
+    return registry.to_dict()
+
+
 def run_spec(keras_path: Path) -> PreprocessSpec:
     """The preprocessing a run's metrics.json recorded (else its registry entry's), as export writes it
     into the contract."""
-    import json
-
-    from export.convert import contract_preprocess  # convert imports this module
-
     metrics_path = Path(keras_path).parent / "metrics.json"
     try:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}

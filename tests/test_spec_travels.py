@@ -9,7 +9,8 @@ from edge_app.classifier import Classifier
 from edge_app.contract import read_contract, update_contract
 from edge_app.preprocess import VERSION, PhotoParams, PreprocessSpec
 from export.config import ExportConfig
-from export.convert import contract_preprocess, convert
+from export.convert import convert
+from export.runs import contract_preprocess
 from train.models import MODELS
 
 
