@@ -82,6 +82,12 @@ class EvalData:
 # --- robustness and bench: the corruption suite and real photos ---------------------------------------------
 
 
+def photo_spec(spec: PreprocessSpec) -> PreprocessSpec:
+    """The spec a real set's photo and still modes are prepared with for a model of `spec`: its own when
+    it is a photo spec; a `seed` or `mnist` model's photo figures use the default's."""
+    return spec if spec.mode == "photo" else PreprocessSpec()
+
+
 @dataclass
 class RealSet:
     """A labelled folder, decoded once and preprocessed once per mode."""
@@ -106,7 +112,7 @@ class RealSet:
            spec: PreprocessSpec = PreprocessSpec()) -> "RealSet":
         """`spec` prepares the photo and still modes (a model's own: its contract's); `seed` and `mnist`
         have no parameters."""
-        spec = spec if spec.mode == "photo" else PreprocessSpec()
+        spec = photo_spec(spec)
         done, view_found = {}, None
         if "still" in modes:  # every view of every photo, (N × views) rows; `combine` averages them back
             views = [preprocess_views(im, spec) for im in images]
@@ -123,7 +129,7 @@ class RealSet:
 
     def with_spec(self, spec: PreprocessSpec) -> "RealSet":
         """The same photos prepared with another photo spec (itself when the spec is the same)."""
-        spec = spec if spec.mode == "photo" else PreprocessSpec()
+        spec = photo_spec(spec)
         if spec == self.spec:
             return self
         return RealSet.of(self.name, self.images, self.labels, self.names, tuple(self.pixels), self.skipped, spec)
@@ -167,7 +173,7 @@ class SuiteSets:
     def with_spec(self, spec: PreprocessSpec) -> "SuiteSets":
         """These sets with the real photos prepared as `spec` says — a model's own preprocessing, so that
         no model is scored on pixels made another way. Prepared once per spec; the default's are these."""
-        if all(rs.with_spec(spec) is rs for rs in self.real):
+        if all(rs.spec == photo_spec(spec) for rs in self.real):
             return self
         key = repr(spec)
         if key not in self._by_spec:
