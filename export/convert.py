@@ -15,7 +15,6 @@ and Dropout layers are inert in the file (a Keras 3 SavedModel export keeps them
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from edge_app.runtime import input_details, make_interpreter, output_details
 from export.config import FIRST_CONV, IO_TYPES, LOGITS_RANGES, VARIANTS, ExportConfig, ExportError
 from export.logits_range import quantize_with_decision_range
 from export.rewrite import inference_graph
-from export.runs import contract_preprocess, find_keras, load_keras
+from export.runs import contract_preprocess, find_keras, load_keras, read_metrics
 from train.data import Dataset, load_dataset, stratified_indices
 
 
@@ -250,12 +249,11 @@ class SourceRun:
 def load_run(source: str | Path, sample: np.ndarray | None = None) -> SourceRun:
     """Read a run folder or `.keras` file; `sample` (uint8 images) verifies the export rewrites."""
     keras_path = find_keras(source)
-    metrics_path = keras_path.parent / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics, name = read_metrics(keras_path)
     model = load_keras(keras_path)
     export_model, rewrites = exportable(model, sample)
     return SourceRun(
-        name=metrics.get("model") or keras_path.parent.name, keras_path=keras_path,
+        name=name, keras_path=keras_path,
         sha256=hashlib.sha256(keras_path.read_bytes()).hexdigest(), metrics=metrics,
         model=model, export_model=export_model, rewrites=rewrites,
     )

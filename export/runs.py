@@ -55,16 +55,21 @@ def contract_preprocess(metrics: dict, name: str, choice: str = "model") -> dict
     return registry.to_dict()
 
 
-def run_spec(keras_path: Path) -> PreprocessSpec:
-    """The preprocessing a run's metrics.json recorded (else its registry entry's), as export writes it
-    into the contract."""
+def read_metrics(keras_path: Path) -> tuple[dict, str]:
+    """(the run's metrics.json beside its `.keras` file — {} when absent —, the run's name: the model
+    it records, else the folder's)."""
     metrics_path = Path(keras_path).parent / "metrics.json"
     try:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     except (OSError, ValueError) as exc:
         raise ExportError(f"{metrics_path}: unreadable ({exc})") from exc
-    name = metrics.get("model", Path(keras_path).parent.name)
-    return PreprocessSpec.from_dict(contract_preprocess(metrics, name))
+    return metrics, metrics.get("model") or Path(keras_path).parent.name
+
+
+def run_spec(keras_path: Path) -> PreprocessSpec:
+    """The preprocessing a run's metrics.json recorded (else its registry entry's), as export writes it
+    into the contract."""
+    return PreprocessSpec.from_dict(contract_preprocess(*read_metrics(keras_path)))
 
 
 def load_keras(path: Path):
