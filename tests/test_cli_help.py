@@ -27,7 +27,7 @@ HELP = [
                           "--validate-on-test", "--early-stopping", "--strategy", "--resume", "--quiet",
                           "[default: the model's own, 10 for the study's]"]),
     ("train.cli", "compare", ["runs", "[default: runs]"]),
-    ("train.cli", "speed", ["--model", "--epochs", "--batch-size", "--limit"]),
+    ("train.cli", "speed", ["--model", "--epochs", "--batch-size", "--limit", "--batch-norm", "--rounds", "--steps"]),
     ("train.cli", "models", ["List the registry."]),
     ("export.cli", None, ["convert", "check", "all", "robustness", "pick-default", "bench", "--verbose"]),
     ("export.cli", "convert", ["--variant", "float32 | float16 | dynamic | int8 | all", "--calibration", "--io", "--logits",

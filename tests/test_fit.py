@@ -280,3 +280,20 @@ def test_bad_data_dir_fails_with_data_error(corrupt_dir, tmp_path):
 
     with pytest.raises(DataError, match="checksum"):
         fit(TrainConfig(model="baseline", epochs=1, limit=100, out=str(tmp_path), data_dir=str(corrupt_dir)), progress=False)
+
+
+def test_batch_norm_trains_fused(fmnist_dir, tmp_path, monkeypatch):
+    """fit sends the model it trains through train.batchnorm (robust: one BatchNormalization layer)."""
+    import train.fit as fit_module
+
+    seen = []
+
+    def spy(model):
+        seen.append((model, fit_module_fuse(model)))
+        return seen[-1][1]
+
+    fit_module_fuse = fit_module.fuse_batch_norm
+    monkeypatch.setattr(fit_module, "fuse_batch_norm", spy)
+    fit_module.fit(TrainConfig(model="robust", epochs=1, limit=200, out=str(tmp_path), data_dir=str(fmnist_dir)), progress=False)
+    (model, fused), = seen
+    assert fused == 1 and model.optimizer.iterations.numpy() > 0  # the fused model is the one that trained

@@ -122,3 +122,16 @@ def test_speed_compares_both_pipelines():
     result = runner.invoke(app, ["speed", "--model", "baseline", "--epochs", "1", "--limit", "1000"])
     assert result.exit_code == 0, result.output
     assert "numpy" in result.output and "tf.data" in result.output and "tf.data / numpy" in result.output
+
+
+def test_speed_compares_batch_norm_kernels():
+    result = runner.invoke(app, ["speed", "--model", "robust", "--batch-norm", "--rounds", "2", "--steps", "3", "--batch-size", "16"])
+    assert result.exit_code == 0, result.output
+    keras_line, fused_line = (next(line for line in result.output.splitlines() if f" {kind} " in line) for kind in ("keras", "fused"))
+    for line in (keras_line, fused_line):
+        assert "ms/step" in line and len(line.split("rounds:")[1].split()) == 2  # one figure per timed round
+    assert "fused / keras:" in result.output
+
+
+def test_speed_refuses_zero_rounds():
+    assert "--rounds must be ≥ 1" in _one_error_line(runner.invoke(app, ["speed", "--batch-norm", "--rounds", "0"]))

@@ -82,19 +82,31 @@ def compare(runs: Path = typer.Argument(Path("runs"), help="folder of runs"), de
 def speed(
     model: str = typer.Option("deep", "--model", "-m", help="registry name"),
     epochs: int = typer.Option(2, help="epochs per pipeline (the first includes tracing)"),
-    batch_size: int = typer.Option(32, help="images per step"),
+    batch_size: Optional[int] = typer.Option(None, help="images per step [default: the model's own]"),
     limit: Optional[int] = typer.Option(None, help="stratified subset size"),
+    batch_norm: bool = typer.Option(False, "--batch-norm", help="compare Keras's batch normalization with the fused kernel instead"),
+    rounds: int = typer.Option(5, help="--batch-norm: timed rounds per model, interleaved"),
+    steps: int = typer.Option(100, help="--batch-norm: training steps per round"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
-    """Seconds per epoch: our tf.data pipeline vs plain model.fit on NumPy arrays."""
+    """Seconds per epoch of our tf.data pipeline vs plain model.fit on NumPy arrays, or (--batch-norm)
+    ms per training step with Keras's batch normalization vs the fused kernel."""
     with cli_errors(debug):
-        if epochs < 1:
-            raise ValueError(f"--epochs must be ≥ 1, got {epochs}")
+        for flag, value in (("--epochs", epochs), ("--rounds", rounds), ("--steps", steps), ("--batch-size", 1 if batch_size is None else batch_size)):
+            if value < 1:
+                raise ValueError(f"{flag} must be ≥ 1, got {value}")
         if model not in MODELS:
             raise KeyError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
-        from train.speed import compare_pipelines
+        from train.speed import compare_batch_norm, compare_pipelines
 
-        rows = compare_pipelines(model, epochs, batch_size, limit)
+        if batch_norm:
+            keras_row, fused_row = compare_batch_norm(model, rounds, steps, batch_size)
+            for r in (keras_row, fused_row):
+                each = " ".join(f"{t:.1f}" for t in r.rounds)
+                typer.echo(f"{r.model:9s} {r.batch_norm:6s} batch norm  {r.ms_per_step:6.1f} ms/step (median; rounds: {each})")
+            typer.echo(f"fused / keras: {fused_row.ms_per_step / keras_row.ms_per_step:.2f}× the time per step")
+            return
+        rows = compare_pipelines(model, epochs, batch_size or MODELS[model].batch_size, limit)
         for r in rows:
             typer.echo(f"{r.model:9s} {r.pipeline:8s} first epoch {r.first_epoch_s:6.1f} s   steady {r.steady_epoch_s:6.1f} s/epoch")
         base = rows[0].steady_epoch_s
