@@ -24,10 +24,10 @@ COMMANDS = {  # module → every command (None: the app itself)
 HELP = [
     ("train.cli", None, ["fit", "compare", "speed", "models", "--version", "--verbose"]),
     ("train.cli", "fit", ["--model", "--epochs", "--batch-size", "--seed", "--out", "--limit", "--data-dir",
-                          "--validate-on-test", "--early-stopping", "--strategy", "--resume", "--quiet",
+                          "--validate-on-test", "--early-stopping", "--strategy", "--resume", "--batch-norm", "--quiet",
                           "[default: the model's own, 10 for the study's]"]),
     ("train.cli", "compare", ["runs", "[default: runs]"]),
-    ("train.cli", "speed", ["--model", "--epochs", "--batch-size", "--limit", "--batch-norm", "--rounds", "--steps"]),
+    ("train.cli", "speed", ["--model", "--epochs", "--batch-size", "--limit", "--compare", "--rounds", "--steps"]),
     ("train.cli", "models", ["List the registry."]),
     ("export.cli", None, ["convert", "check", "all", "robustness", "pick-default", "bench", "--verbose"]),
     ("export.cli", "convert", ["--variant", "float32 | float16 | dynamic | int8 | all", "--calibration", "--io", "--logits",

@@ -297,3 +297,6 @@ def test_batch_norm_trains_fused(fmnist_dir, tmp_path, monkeypatch):
     fit_module.fit(TrainConfig(model="robust", epochs=1, limit=200, out=str(tmp_path), data_dir=str(fmnist_dir)), progress=False)
     (model, fused), = seen
     assert fused == 1 and model.optimizer.iterations.numpy() > 0  # the fused model is the one that trained
+    config = TrainConfig(model="robust", epochs=1, limit=200, out=str(tmp_path / "k"), data_dir=str(fmnist_dir), batch_norm="keras")
+    result = fit_module.fit(config, progress=False)
+    assert len(seen) == 1 and result.metrics["config"]["batch_norm"] == "keras"  # Keras's own ops, and recorded

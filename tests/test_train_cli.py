@@ -125,7 +125,7 @@ def test_speed_compares_both_pipelines():
 
 
 def test_speed_compares_batch_norm_kernels():
-    result = runner.invoke(app, ["speed", "--model", "robust", "--batch-norm", "--rounds", "2", "--steps", "3", "--batch-size", "16"])
+    result = runner.invoke(app, ["speed", "--model", "robust", "--compare", "batch-norm", "--rounds", "2", "--steps", "3", "--batch-size", "16"])
     assert result.exit_code == 0, result.output
     keras_line, fused_line = (next(line for line in result.output.splitlines() if f" {kind} " in line) for kind in ("keras", "fused"))
     for line in (keras_line, fused_line):
@@ -134,4 +134,10 @@ def test_speed_compares_batch_norm_kernels():
 
 
 def test_speed_refuses_zero_rounds():
-    assert "--rounds must be ≥ 1" in _one_error_line(runner.invoke(app, ["speed", "--batch-norm", "--rounds", "0"]))
+    assert "--rounds must be ≥ 1" in _one_error_line(runner.invoke(app, ["speed", "--compare", "batch-norm", "--rounds", "0"]))
+    assert "--compare must be" in _one_error_line(runner.invoke(app, ["speed", "--compare", "layers"]))
+
+
+def test_fit_refuses_an_unknown_batch_norm(tmp_path):
+    line = _one_error_line(runner.invoke(app, ["fit", "--model", "robust", "--batch-norm", "cudnn", "--out", str(tmp_path)]))
+    assert "--batch-norm must be fused or keras" in line

@@ -34,6 +34,7 @@ def fit(
     early_stopping: int = typer.Option(DEFAULTS.early_stopping, help="stop after N epochs without val-loss improvement (0 = off)"),
     strategy: str = typer.Option(DEFAULTS.strategy, help="default | mirrored (tf.distribute.MirroredStrategy)"),
     resume: bool = typer.Option(DEFAULTS.resume, help="continue from runs/<model>/last.keras"),
+    batch_norm: str = typer.Option(DEFAULTS.batch_norm, help="fused (TensorFlow's kernel, faster) | keras (Keras's own ops, as earlier runs)"),
     quiet: bool = typer.Option(False, help="no progress bars"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
@@ -43,7 +44,7 @@ def fit(
         configs = [
             TrainConfig(model=name, epochs=epochs, batch_size=batch_size, seed=seed, out=str(out), limit=limit,
                         data_dir=str(data_dir) if data_dir else None, validate_on_test=validate_on_test,
-                        early_stopping=early_stopping, strategy=strategy, resume=resume)
+                        early_stopping=early_stopping, strategy=strategy, resume=resume, batch_norm=batch_norm)
             for name in names
         ]
         for name in names:
@@ -84,12 +85,12 @@ def speed(
     epochs: int = typer.Option(2, help="epochs per pipeline (the first includes tracing)"),
     batch_size: Optional[int] = typer.Option(None, help="images per step [default: the model's own]"),
     limit: Optional[int] = typer.Option(None, help="stratified subset size"),
-    batch_norm: bool = typer.Option(False, "--batch-norm", help="compare Keras's batch normalization with the fused kernel instead"),
-    rounds: int = typer.Option(5, help="--batch-norm: timed rounds per model, interleaved"),
-    steps: int = typer.Option(100, help="--batch-norm: training steps per round"),
+    compare: str = typer.Option("pipelines", help="pipelines (tf.data vs NumPy) | batch-norm (Keras's ops vs the fused kernel)"),
+    rounds: int = typer.Option(5, help="batch-norm: timed rounds per model, interleaved"),
+    steps: int = typer.Option(100, help="batch-norm: training steps per round"),
     debug: bool = typer.Option(False, help="show tracebacks"),
 ) -> None:
-    """Seconds per epoch of our tf.data pipeline vs plain model.fit on NumPy arrays, or (--batch-norm)
+    """Seconds per epoch of our tf.data pipeline vs plain model.fit on NumPy arrays, or (--compare batch-norm)
     ms per training step with Keras's batch normalization vs the fused kernel."""
     with cli_errors(debug):
         for flag, value in (("--epochs", epochs), ("--rounds", rounds), ("--steps", steps), ("--batch-size", 1 if batch_size is None else batch_size)):
@@ -97,9 +98,11 @@ def speed(
                 raise ValueError(f"{flag} must be ≥ 1, got {value}")
         if model not in MODELS:
             raise KeyError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
+        if compare not in ("pipelines", "batch-norm"):
+            raise ValueError(f"--compare must be pipelines or batch-norm, got {compare!r}")
         from train.speed import compare_batch_norm, compare_pipelines
 
-        if batch_norm:
+        if compare == "batch-norm":
             keras_row, fused_row = compare_batch_norm(model, rounds, steps, batch_size)
             for r in (keras_row, fused_row):
                 each = " ".join(f"{t:.1f}" for t in r.rounds)

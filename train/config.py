@@ -19,6 +19,7 @@ class TrainConfig:
     early_stopping: int = 0  # stop after this many epochs without val-loss improvement (0 = off)
     strategy: str = "default"  # default | mirrored (tf.distribute.MirroredStrategy)
     resume: bool = False  # continue from runs/<model>/last.keras and state.json
+    batch_norm: str = "fused"  # fused (TensorFlow's kernel, train.batchnorm) | keras (Keras's own ops: runs before Dec 2026)
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -31,6 +32,8 @@ class TrainConfig:
             raise ValueError(f"validation fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.strategy not in ("default", "mirrored"):
             raise ValueError(f"--strategy must be default or mirrored, got {self.strategy!r}")
+        if self.batch_norm not in ("fused", "keras"):
+            raise ValueError(f"--batch-norm must be fused or keras, got {self.batch_norm!r}")
         if self.early_stopping < 0:
             raise ValueError(f"--early-stopping must be ≥ 0, got {self.early_stopping}")
 

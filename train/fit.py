@@ -96,7 +96,8 @@ def fit(config: TrainConfig, *, progress: bool = True) -> RunResult:
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = keras.models.load_model(run_dir / "last.keras", safe_mode=True) if resuming else compile_model(spec, config, original)
-        fuse_batch_norm(model)  # the same layers, a faster training step; saved files stay plain Keras
+        if config.batch_norm == "fused":  # the same layers, a faster training step; saved files stay plain Keras
+            fuse_batch_norm(model)
     if spec.label_smoothing:  # categorical loss wants one-hot targets
         train_ds = train_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
         val_ds = val_ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), 10)))
