@@ -4,7 +4,7 @@ Keras 3 normalizes a training batch from separately computed moments and a chain
 and differentiates through all of them; TensorFlow's `FusedBatchNormV3` does the forward pass in one
 kernel and its gradient in another. The mathematics are the same (batch mean, biased batch variance,
 the same moving averages); the rounding differs. On a 2-core Xeon an `edge` training step (batch 64,
-ten normalization layers) takes ~45 ms fused against ~70 ms (`fashion-train speed --batch-norm`).
+ten normalization layers) takes ~49 ms fused against ~76 ms (`fashion-train speed --compare batch-norm`).
 
     >>> fuse_batch_norm(model)   # before model.fit; the number of layers that now train fused
 

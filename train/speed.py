@@ -95,6 +95,7 @@ def compare_batch_norm(name: str, rounds: int = 5, steps: int = 100, batch_size:
     data = load_dataset()
     keep = stratified_indices(data.y_train, steps * batch_size, seed)
     x, y = to_input(data.x_train[keep]), data.y_train[keep]
+    steps = -(-len(x) // batch_size)  # fewer when the training set is smaller than steps × batch
     feed = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
     models = {}
     for kind in ("keras", "fused"):
