@@ -250,8 +250,23 @@ def _photo(image: Image.Image | np.ndarray, p: PhotoParams) -> Preprocessed:
     # 1. A small working copy for the mask: cheap on a 640×480 frame, and averaging smooths noise.
     arr, small, scale = working_copy(arr, p.work_size)
     mask = item_mask(small, p)
-    if mask is None:
-        return empty
+    return empty if mask is None else _from_mask(arr, small, scale, mask, p)
+
+
+def photo_from_mask(image: Image.Image | np.ndarray, mask: np.ndarray, p: PhotoParams = PhotoParams()) -> Preprocessed:
+    """`photo` mode with a given item mask (H×W bool, the image's own size) in place of `item_mask`'s:
+    what the rest of the pipeline makes of a perfect mask (`scripts/mask_cost.py`). Not a camera path."""
+    cv2 = _cv2()
+    arr, small, scale = working_copy(image, p.work_size)
+    small_mask = cv2.resize(np.asarray(mask, np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    if small_mask.sum() < p.min_area * small_mask.size:
+        return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
+    return _from_mask(arr, small, scale, small_mask, p)
+
+
+def _from_mask(arr: np.ndarray, small: np.ndarray, scale: float, mask: np.ndarray, p: PhotoParams) -> Preprocessed:
+    """Steps 2–5 of `photo` mode: the full image, its working copy and the item's mask on that copy → 28×28."""
+    h, w = arr.shape[:2]
     gray = to_gray(small)
     sh, sw = mask.shape
 

@@ -229,3 +229,16 @@ def test_any_image_gives_a_finite_28x28_input(image, mode):
     assert out.image.shape == (28, 28) and out.image.dtype == np.uint8
     x = to_input(out.image)
     assert np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_photo_from_mask_with_photo_modes_own_mask_gives_its_pixels():
+    from edge_app.preprocess import item_mask, photo_from_mask, working_copy
+
+    img = load_image(sorted(GOLDEN.glob("casual_*.png"))[0])
+    _, small, _ = working_copy(img, PHOTO.photo.work_size)
+    mask = item_mask(small, PHOTO.photo)
+    h, w = img.shape[:2]
+    full = np.kron(mask, np.ones((h // mask.shape[0] + 1, w // mask.shape[1] + 1), bool))  # nearest upscale…
+    full = full[(np.arange(h) * full.shape[0]) // h][:, (np.arange(w) * full.shape[1]) // w]  # …to the image's size
+    np.testing.assert_array_equal(photo_from_mask(img, full, PHOTO.photo).image, preprocess(img, PHOTO).image)
+    assert not photo_from_mask(img, np.zeros((h, w), bool)).has_item
