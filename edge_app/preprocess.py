@@ -50,17 +50,21 @@ class PhotoParams:
     fit: int = 28  # the item's longest edge after resizing, px (Fashion-MNIST: 28)
     sharpen: int = 60  # unsharp-mask strength in %, radius 1 (Fashion-MNIST step 4); 0 = off
     mask_background: bool = True  # set everything outside the item mask to black, as in the data set
+    lift: float = 0.0  # least median level (0–255) of the item inside its mask; a darker one (a white shirt on a white wall) is lifted toward it, 255 kept (v3; 0 = off, v2's pixels)
 
     def __post_init__(self) -> None:
         if not (16 <= self.work_size <= 512 and 1 <= self.clusters <= 8 and 0 <= self.iterations <= 10):
             raise ValueError(f"photo params out of range: work_size {self.work_size}, clusters {self.clusters}, iterations {self.iterations}")
         if not (0 < self.border < 0.5 and 0 <= self.inner < 0.5 and 0 < self.min_area < 1 and 1 <= self.fit <= SIZE and self.min_range >= 1):
             raise ValueError(f"photo params out of range: border {self.border}, inner {self.inner}, min_area {self.min_area}, fit {self.fit}")
+        if not 0 <= self.lift < 255:
+            raise ValueError(f"photo params out of range: lift {self.lift} (0–254)")
 
 
 # The photo mode's algorithm version: bumped whenever the same parameters give other pixels.
 # 1: gray level against the border's median. 2: colour model of the border + GrabCut (this module).
-VERSION = 2
+# 3: v2 plus `PhotoParams.lift`; with lift 0 it makes v2's pixels exactly, so v2 contracts run unchanged.
+VERSION = 3
 
 
 # Still images (a file, a folder) can afford more time than a camera frame: `photo` then also computes
@@ -108,7 +112,7 @@ class PreprocessSpec:
 
     def mismatch(self) -> str | None:
         """Why this edge app cannot reproduce the spec's pixels exactly, or None when it can."""
-        if self.mode == "photo" and self.version != VERSION:
+        if self.mode == "photo" and self.version != VERSION and not (self.version == 2 and not self.photo.lift):
             return f"the model was trained with photo preprocessing v{self.version}; this edge app implements v{VERSION}"
         return None
 
@@ -298,8 +302,11 @@ def _from_mask(arr: np.ndarray, small: np.ndarray, scale: float, mask: np.ndarra
     if invert:
         item = 255.0 - item
     item = ((item - lo) * gain).clip(0, 255)
-    if p.mask_background:  # the mask, scaled the same way, soft at the edges
-        item *= _resize(mask[y0:y1, x0:x1].astype(np.float32), nw, nh)
+    soft = _resize(mask[y0:y1, x0:x1].astype(np.float32), nw, nh)  # the mask, scaled the same way, soft at the edges
+    if p.lift:
+        item = _lift(item, soft, p.lift)
+    if p.mask_background:
+        item *= soft
     item = item.clip(0, 255).round().astype(np.uint8)
 
     # 5. Sharpen (Fashion-MNIST's step 4), pad to 28×28 centred.
@@ -309,6 +316,18 @@ def _from_mask(arr: np.ndarray, small: np.ndarray, scale: float, mask: np.ndarra
     oy, ox = (SIZE - nh) // 2, (SIZE - nw) // 2
     out[oy : oy + nh, ox : ox + nw] = item
     return Preprocessed(out, True)
+
+
+def _lift(item: np.ndarray, soft: np.ndarray, level: float) -> np.ndarray:
+    """Fashion-MNIST's items are bright inside their outline whatever their colour (median level 120–190
+    per class); a garment as light as its background comes out of the contrast step dark inside, only
+    its print or seams showing. Lift such an item linearly so that its median inside the mask reaches
+    `level`, 255 staying 255; an item already that bright is left as it is."""
+    inside = soft > 0.5
+    med = float(np.median(item[inside])) if inside.any() else 255.0
+    if med >= level:
+        return item
+    return item + (level - med) / (1.0 - med / 255.0) * soft * (1.0 - item / 255.0)
 
 
 def working_copy(image: Image.Image | np.ndarray, work_size: int) -> tuple[np.ndarray, np.ndarray, float]:

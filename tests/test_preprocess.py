@@ -137,6 +137,39 @@ def test_dark_item_on_white_becomes_bright_on_black_centred_full_size():
     assert img.max() == 255  # contrast stretched
 
 
+def white_tee_with_a_logo() -> np.ndarray:
+    """A white T-shirt on a light wall with a dark print: the case `lift` is for."""
+    img = shirt_on(236, 216)
+    img[200:260, 280:360] = 30  # the print
+    return img
+
+
+def test_lift_makes_a_garment_as_light_as_its_wall_a_bright_silhouette():
+    lifted = PreprocessSpec(photo=PhotoParams(lift=120.0))
+    plain, out = preprocess(white_tee_with_a_logo(), PHOTO).image, preprocess(white_tee_with_a_logo(), lifted).image
+    inside = preprocess(shirt_on(236, 20), PHOTO).image > 128  # where the shirt lies in the 28×28 input
+    assert np.median(plain[inside]) < 60  # without it only the print shows
+    assert 110 <= np.median(out[inside]) <= 140  # with it the shirt's median reaches the level
+    assert (out.astype(int) >= plain.astype(int) - 1).all()  # nothing gets darker (sharpening: ±1)
+    assert out.max() == 255 and (out[~inside & (plain == 0)] == 0).mean() > 0.95  # print kept, background black
+
+
+def test_lift_leaves_an_item_that_is_already_bright_alone():
+    lifted = PreprocessSpec(photo=PhotoParams(lift=120.0))
+    for img in (shirt_on(240, 40), shirt_on(30, 230)):
+        np.testing.assert_array_equal(preprocess(img, lifted).image, preprocess(img, PHOTO).image)
+
+
+def test_v2_contracts_run_unchanged_and_lift_needs_v3():
+    v2 = PreprocessSpec.from_dict({"mode": "photo", "version": 2, "params": {"work_size": 64}})
+    assert v2.photo.lift == 0 and v2.mismatch() is None  # v3 with lift 0 makes v2's pixels (golden tests)
+    bad = PreprocessSpec.from_dict({"mode": "photo", "version": 2, "params": {"lift": 120.0}})
+    assert "v2" in bad.mismatch()
+    assert PreprocessSpec(photo=PhotoParams(lift=120.0)).to_dict()["version"] == VERSION == 3
+    with pytest.raises(ValueError, match="lift"):
+        PhotoParams(lift=255)
+
+
 def test_inversion_only_when_background_is_lighter():
     dark_on_light = preprocess(shirt_on(230, 30), PHOTO).image
     light_on_dark = preprocess(shirt_on(30, 230), PHOTO).image
