@@ -21,15 +21,17 @@ from edge_app.images import load_image  # noqa: E402
 from edge_app.labelled import labelled_images  # noqa: E402
 from edge_app.labels import LABELS  # noqa: E402
 from edge_app.preprocess import PreprocessSpec, item_mask, preprocess, working_copy  # noqa: E402
+from train.models import get_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+PHOTO = get_spec("edge").preprocess  # the shipped model's own photo preprocessing (its registry entry)
 
 
 def mask_view(image) -> "np.ndarray":
     """The photo with what `photo` mode takes for the item tinted red (the rest dimmed)."""
     import numpy as np
 
-    p = PreprocessSpec().photo
+    p = PHOTO.photo
     _, small, _ = working_copy(image, p.work_size)
     mask = item_mask(small, p)
     view = (small * 0.35).astype(np.uint8)
@@ -60,7 +62,7 @@ def casual_renders(n: int = 6) -> list:
 def main(items: list, out: Path) -> None:
     fig, axes = plt.subplots(4, len(items), figsize=(1.6 * len(items), 6.8))
     for col, (image, title) in enumerate(items):
-        rows = [image, mask_view(image), preprocess(image, PreprocessSpec("seed")).image, preprocess(image, PreprocessSpec("photo")).image]
+        rows = [image, mask_view(image), preprocess(image, PreprocessSpec("seed")).image, preprocess(image, PHOTO).image]
         for row, img in enumerate(rows):
             ax = axes[row, col]
             ax.imshow(img, cmap="gray", vmin=0, vmax=255)

@@ -50,7 +50,8 @@ def table(result: dict[str, np.ndarray]) -> str:
     lines = ["| class | n | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
     for c, name in enumerate(LABELS):
         sel = y == c
-        lines.append(f"| {name} | {sel.sum()} | " + " | ".join(f"{result[k][sel].mean():.1%}" for k in cols) + " |")
+        cells = [f"{result[k][sel].mean():.1%}" if sel.any() else "—" for k in cols]
+        lines.append(f"| {name} | {sel.sum()} | " + " | ".join(cells) + " |")
     lines.append(f"| **all** | {len(y)} | " + " | ".join(f"**{result[k].mean():.1%}**" for k in cols) + " |")
     return "\n".join(lines)
 

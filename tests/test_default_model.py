@@ -1,6 +1,7 @@
 """The model the edge app ships: small, int8, checked, and usable with no --model at all."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -10,6 +11,8 @@ from edge_app.cli import app
 from edge_app.contract import read_contract
 from edge_app.labelled import labelled_images
 from edge_app.labels import LABELS
+from edge_app.preprocess import VERSION
+from train.models import get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +22,7 @@ def test_default_model_is_a_checked_int8_model_under_300_kb():
     c = read_contract(DEFAULT_MODEL)
     assert c.variant == "int8" and c.input_dtype == "uint8"
     assert c.preprocess["mode"] == "photo"
+    assert c.preprocess["version"] == VERSION and c.preprocess["params"] == asdict(get_spec("edge").preprocess.photo)  # trained as the registry says
     assert c.training["test_accuracy"] > 0.85 and c.training["calibration"]["images"] > 0
     drift = c.checks["drift"]
     assert abs(drift["test"]["delta_pp"]) <= c.checks["max_drift_pp"]
