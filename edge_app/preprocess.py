@@ -7,8 +7,9 @@ Every path ends in a Fashion-MNIST-like 28×28 uint8 image (item bright on a bla
 - `seed`:  the study's pipeline, exactly: grayscale → invert → Lanczos resize to 28×28.
 - `photo`: real photos and camera frames, following how Fashion-MNIST was made (Xiao et al. 2017):
            find the item (`item_mask`: the colours of the frame's ring, a colour-distance mask, GrabCut),
-           crop it, invert only when the background is the lighter side, stretch contrast, resize the
-           longest edge, sharpen, pad to centre. Its algorithm version (`VERSION`) travels in the contract.
+           crop it, invert only when the background is the lighter side, resize the longest edge, stretch
+           contrast, lift a garment as light as its background to a bright silhouette (`lift`), sharpen,
+           pad to centre. Its algorithm version (`VERSION`) travels in the contract.
 
     >>> from edge_app.preprocess import preprocess, PreprocessSpec
     >>> out = preprocess(rgb_array, PreprocessSpec("photo"))   # out.image: (28, 28) uint8, out.has_item
@@ -50,7 +51,7 @@ class PhotoParams:
     fit: int = 28  # the item's longest edge after resizing, px (Fashion-MNIST: 28)
     sharpen: int = 60  # unsharp-mask strength in %, radius 1 (Fashion-MNIST step 4); 0 = off
     mask_background: bool = True  # set everything outside the item mask to black, as in the data set
-    lift: float = 0.0  # least median level (0–255) of the item inside its mask; a darker one (a white shirt on a white wall) is lifted toward it, 255 kept (v3; 0 = off, v2's pixels)
+    lift: float = 0.0  # v3: least median level of the item inside its mask (a white shirt on a white wall); 0 = off, v2's pixels
 
     def __post_init__(self) -> None:
         if not (16 <= self.work_size <= 512 and 1 <= self.clusters <= 8 and 0 <= self.iterations <= 10):
@@ -58,7 +59,7 @@ class PhotoParams:
         if not (0 < self.border < 0.5 and 0 <= self.inner < 0.5 and 0 < self.min_area < 1 and 1 <= self.fit <= SIZE and self.min_range >= 1):
             raise ValueError(f"photo params out of range: border {self.border}, inner {self.inner}, min_area {self.min_area}, fit {self.fit}")
         if not 0 <= self.lift < 255:
-            raise ValueError(f"photo params out of range: lift {self.lift} (0–254)")
+            raise ValueError(f"photo params out of range: lift {self.lift} (must be in [0, 255))")
 
 
 # The photo mode's algorithm version: bumped whenever the same parameters give other pixels.
@@ -103,9 +104,10 @@ class PreprocessSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PreprocessSpec":
         """The spec a contract or metrics.json names; one without a version predates versions (1),
-        one without `still` views classifies a still image like a camera frame."""
+        one without `still` views classifies a still image like a camera frame. Before v3 there was no
+        `lift`: an older contract's pixels were made without it, whatever its params say."""
         mode = data.get("mode", "photo")
-        known = PhotoParams.__dataclass_fields__
+        known = set(PhotoParams.__dataclass_fields__) - ({"lift"} if int(data.get("version", 1)) < 3 else set())
         params = {k: v for k, v in (data.get("params") or {}).items() if k in known}
         still = tuple(tuple((k, v) for k, v in change.items() if k in known) for change in data.get("still") or [])
         return cls(mode=mode, photo=PhotoParams(**params), version=int(data.get("version", 1)), still=still)
@@ -261,9 +263,13 @@ def photo_from_mask(image: Image.Image | np.ndarray, mask: np.ndarray, p: PhotoP
     """`photo` mode with a given item mask (H×W bool, the image's own size) in place of `item_mask`'s:
     what the rest of the pipeline makes of a perfect mask (`scripts/mask_cost.py`). Not a camera path."""
     cv2 = _cv2()
-    arr, small, scale = working_copy(image, p.work_size)
-    small_mask = cv2.resize(np.asarray(mask, np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-    if small_mask.sum() < p.min_area * small_mask.size:
+    arr = to_array(image)
+    mask = np.asarray(mask) > 0.5
+    if mask.shape != arr.shape[:2]:
+        raise ValueError(f"mask is {mask.shape}, the image {arr.shape[:2]}")
+    arr, small, scale = working_copy(arr, p.work_size)
+    small_mask = cv2.resize(mask.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    if min(arr.shape[:2]) < 2 or small_mask.sum() < p.min_area * small_mask.size:
         return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), False)
     return _from_mask(arr, small, scale, small_mask, p)
 
@@ -319,10 +325,11 @@ def _from_mask(arr: np.ndarray, small: np.ndarray, scale: float, mask: np.ndarra
 
 
 def _lift(item: np.ndarray, soft: np.ndarray, level: float) -> np.ndarray:
-    """Fashion-MNIST's items are bright inside their outline whatever their colour (median level 120–190
+    """Fashion-MNIST's items are bright inside their outline whatever their colour (median level 118–194
     per class); a garment as light as its background comes out of the contrast step dark inside, only
     its print or seams showing. Lift such an item linearly so that its median inside the mask reaches
-    `level`, 255 staying 255; an item already that bright is left as it is."""
+    about `level` (exactly where the soft mask is 1), 255 staying 255; an item already that bright is
+    left as it is."""
     inside = soft > 0.5
     med = float(np.median(item[inside])) if inside.any() else 255.0
     if med >= level:

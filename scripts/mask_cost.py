@@ -45,8 +45,8 @@ def mask_cost(clf: Classifier, n: int = 1000, seed: int = 11) -> dict[str, np.nd
 
 
 def table(result: dict[str, np.ndarray]) -> str:
-    y = result.pop("label")
-    cols = list(result)
+    y = result["label"]
+    cols = [k for k in result if k != "label"]
     lines = ["| class | n | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
     for c, name in enumerate(LABELS):
         sel = y == c

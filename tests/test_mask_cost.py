@@ -17,7 +17,7 @@ def _script():
     return module
 
 
-def test_mask_cost_scores_the_same_renderings_three_ways():
+def test_mask_cost_scores_the_same_renderings_three_ways(fmnist_dir):  # the fixture skips without the data set
     mc = _script()
     result = mc.mask_cost(Classifier(), n=30, seed=11)
     assert set(result) == {"label", "own mask", "true mask", "item"}

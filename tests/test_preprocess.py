@@ -29,10 +29,13 @@ def shirt_on(background: int, item: int, size=(480, 640), rgb=True) -> np.ndarra
     return np.dstack([img] * 3) if rgb else img
 
 
+LIFTED = PreprocessSpec(photo=PhotoParams(lift=120.0))  # the shipped edge model's (train.models)
+
+
 @pytest.mark.parametrize("path", GOLDEN_IMAGES, ids=lambda p: p.name)
-@pytest.mark.parametrize("mode", ["photo", "seed"])
+@pytest.mark.parametrize("mode", ["photo", "seed", "lift"])
 def test_golden(path, mode):
-    out = preprocess(load_image(path), PreprocessSpec(mode)).image
+    out = preprocess(load_image(path), LIFTED if mode == "lift" else PreprocessSpec(mode)).image
     golden = GOLDEN / f"{path.stem}.{mode}.npy"
     if os.environ.get("UPDATE_GOLDEN"):
         np.save(golden, out)
@@ -163,8 +166,9 @@ def test_lift_leaves_an_item_that_is_already_bright_alone():
 def test_v2_contracts_run_unchanged_and_lift_needs_v3():
     v2 = PreprocessSpec.from_dict({"mode": "photo", "version": 2, "params": {"work_size": 64}})
     assert v2.photo.lift == 0 and v2.mismatch() is None  # v3 with lift 0 makes v2's pixels (golden tests)
-    bad = PreprocessSpec.from_dict({"mode": "photo", "version": 2, "params": {"lift": 120.0}})
-    assert "v2" in bad.mismatch()
+    odd = PreprocessSpec.from_dict({"mode": "photo", "version": 2, "params": {"lift": 120.0}})
+    assert odd.photo.lift == 0 and odd.mismatch() is None  # v2 had no lift: its pixels were made without one
+    assert PreprocessSpec.from_dict({"mode": "photo", "version": 3, "params": {"lift": 120.0}}).photo.lift == 120
     assert PreprocessSpec(photo=PhotoParams(lift=120.0)).to_dict()["version"] == VERSION == 3
     with pytest.raises(ValueError, match="lift"):
         PhotoParams(lift=255)
@@ -265,6 +269,7 @@ def test_any_image_gives_a_finite_28x28_input(image, mode):
 
 
 def test_photo_from_mask_with_photo_modes_own_mask_gives_its_pixels():
+    """The same pipeline after the mask; a soft mask counts where it is over ½; a mask of another size is an error."""
     from edge_app.preprocess import item_mask, photo_from_mask, working_copy
 
     img = load_image(sorted(GOLDEN.glob("casual_*.png"))[0])
@@ -275,3 +280,6 @@ def test_photo_from_mask_with_photo_modes_own_mask_gives_its_pixels():
     full = full[(np.arange(h) * full.shape[0]) // h][:, (np.arange(w) * full.shape[1]) // w]  # …to the image's size
     np.testing.assert_array_equal(photo_from_mask(img, full, PHOTO.photo).image, preprocess(img, PHOTO).image)
     assert not photo_from_mask(img, np.zeros((h, w), bool)).has_item
+    np.testing.assert_array_equal(photo_from_mask(img, full * 0.9, PHOTO.photo).image, preprocess(img, PHOTO).image)
+    with pytest.raises(ValueError, match="mask is"):
+        photo_from_mask(img, full[:-1])
