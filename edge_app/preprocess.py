@@ -106,11 +106,11 @@ class PreprocessSpec:
         """The spec a contract or metrics.json names; one without a version predates versions (1),
         one without `still` views classifies a still image like a camera frame. Before v3 there was no
         `lift`: an older contract's pixels were made without it, whatever its params say."""
-        mode = data.get("mode", "photo")
-        known = set(PhotoParams.__dataclass_fields__) - ({"lift"} if int(data.get("version", 1)) < 3 else set())
+        mode, version = data.get("mode", "photo"), int(data.get("version", 1))
+        known = set(PhotoParams.__dataclass_fields__) - ({"lift"} if version < 3 else set())
         params = {k: v for k, v in (data.get("params") or {}).items() if k in known}
         still = tuple(tuple((k, v) for k, v in change.items() if k in known) for change in data.get("still") or [])
-        return cls(mode=mode, photo=PhotoParams(**params), version=int(data.get("version", 1)), still=still)
+        return cls(mode=mode, photo=PhotoParams(**params), version=version, still=still)
 
     def mismatch(self) -> str | None:
         """Why this edge app cannot reproduce the spec's pixels exactly, or None when it can."""

@@ -148,8 +148,7 @@ def white_tee_with_a_logo() -> np.ndarray:
 
 
 def test_lift_makes_a_garment_as_light_as_its_wall_a_bright_silhouette():
-    lifted = PreprocessSpec(photo=PhotoParams(lift=120.0))
-    plain, out = preprocess(white_tee_with_a_logo(), PHOTO).image, preprocess(white_tee_with_a_logo(), lifted).image
+    plain, out = preprocess(white_tee_with_a_logo(), PHOTO).image, preprocess(white_tee_with_a_logo(), LIFTED).image
     inside = preprocess(shirt_on(236, 20), PHOTO).image > 128  # where the shirt lies in the 28×28 input
     assert np.median(plain[inside]) < 60  # without it only the print shows
     assert 110 <= np.median(out[inside]) <= 140  # with it the shirt's median reaches the level
@@ -158,9 +157,8 @@ def test_lift_makes_a_garment_as_light_as_its_wall_a_bright_silhouette():
 
 
 def test_lift_leaves_an_item_that_is_already_bright_alone():
-    lifted = PreprocessSpec(photo=PhotoParams(lift=120.0))
     for img in (shirt_on(240, 40), shirt_on(30, 230)):
-        np.testing.assert_array_equal(preprocess(img, lifted).image, preprocess(img, PHOTO).image)
+        np.testing.assert_array_equal(preprocess(img, LIFTED).image, preprocess(img, PHOTO).image)
 
 
 def test_v2_contracts_run_unchanged_and_lift_needs_v3():
@@ -276,8 +274,7 @@ def test_photo_from_mask_with_photo_modes_own_mask_gives_its_pixels():
     _, small, _ = working_copy(img, PHOTO.photo.work_size)
     mask = item_mask(small, PHOTO.photo)
     h, w = img.shape[:2]
-    full = np.kron(mask, np.ones((h // mask.shape[0] + 1, w // mask.shape[1] + 1), bool))  # nearest upscale…
-    full = full[(np.arange(h) * full.shape[0]) // h][:, (np.arange(w) * full.shape[1]) // w]  # …to the image's size
+    full = mask[(np.arange(h) * mask.shape[0]) // h][:, (np.arange(w) * mask.shape[1]) // w]  # nearest upscale to the image's size
     np.testing.assert_array_equal(photo_from_mask(img, full, PHOTO.photo).image, preprocess(img, PHOTO).image)
     assert not photo_from_mask(img, np.zeros((h, w), bool)).has_item
     np.testing.assert_array_equal(photo_from_mask(img, full * 0.9, PHOTO.photo).image, preprocess(img, PHOTO).image)
