@@ -280,3 +280,44 @@ def test_photo_from_mask_with_photo_modes_own_mask_gives_its_pixels():
     np.testing.assert_array_equal(photo_from_mask(img, full * 0.9, PHOTO.photo).image, preprocess(img, PHOTO).image)
     with pytest.raises(ValueError, match="mask is"):
         photo_from_mask(img, full[:-1])
+
+
+# The mask's helpers are written for speed; each must give, bit for bit, what its plain NumPy definition gives.
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), h=st.integers(2, 70), w=st.integers(2, 70), k=st.integers(1, 8))
+def test_nearest_distance_is_the_broadcast_definition_bit_for_bit(seed, h, w, k):
+    from edge_app.preprocess import _nearest_distance
+
+    rng = np.random.default_rng(seed)
+    lab = (rng.random((h, w, 3)) * 255).astype(np.float32)
+    centres = (rng.random((k, 3)) * 255).astype(np.float32)
+    plain = np.sqrt(((lab.reshape(-1, 1, 3) - centres[None]) ** 2).sum(2).min(1)).reshape(h, w)
+    fast = _nearest_distance(lab, centres)
+    assert fast.dtype == plain.dtype and np.array_equal(fast, plain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), density=st.floats(0.05, 0.95), keep=st.sampled_from([0.0, 0.2, 0.5, 1.0]))
+def test_main_components_and_hole_filling_match_their_definitions(seed, density, keep):
+    import cv2
+
+    from edge_app.preprocess import _fill_holes, _main_components
+
+    mask = np.random.default_rng(seed).random((40, 52)) < density
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    plain = np.isin(labels, 1 + np.flatnonzero(areas >= keep * areas.max())) if n > 1 else np.zeros(mask.shape, bool)
+    assert np.array_equal(_main_components(mask, keep), plain)
+    padded = np.pad(mask.astype(np.uint8), 1)
+    cv2.floodFill(padded, None, (0, 0), 2)
+    assert np.array_equal(_fill_holes(mask), mask | (padded[1:-1, 1:-1] == 0))
+
+
+def test_corner_ring_is_cached_read_only():
+    from edge_app.preprocess import _corner_ring
+
+    a = _corner_ring(48, 64, 4, 0.15)
+    assert a is _corner_ring(48, 64, 4, 0.15) and not a.flags.writeable
+    with pytest.raises(ValueError):
+        a[0] = not a[0]
