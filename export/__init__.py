@@ -1,5 +1,3 @@
 """Export: quantized LiteRT models with their contract, drift checks, robustness and benchmarks."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import train  # noqa: F401  TensorFlow's settings (log level, oneDNN kernels) before anything imports it
