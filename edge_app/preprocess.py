@@ -361,7 +361,7 @@ def _ring(a: np.ndarray, b: int) -> np.ndarray:
 def _corner_ring(sh: int, sw: int, b: int, corner: float) -> np.ndarray:
     """Which ring pixels (in `_ring`'s order) lie within `corner` × the side's length of a frame corner.
 
-    Cached: a camera's frames all have one size (read-only, so no caller can change the cached copy)."""
+    Cached: a camera's frames all have one size. Returned read-only: callers only index with it."""
     yy, xx = np.mgrid[0:sh, 0:sw]
     near = (np.minimum(yy, sh - 1 - yy) < corner * sh) & (np.minimum(xx, sw - 1 - xx) < corner * sw)
     out = _ring(near[..., None], b).ravel()

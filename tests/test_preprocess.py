@@ -298,13 +298,14 @@ def test_nearest_distance_is_the_broadcast_definition_bit_for_bit(seed, h, w, k)
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), density=st.floats(0.05, 0.95), keep=st.sampled_from([0.0, 0.2, 0.5, 1.0]))
-def test_main_components_and_hole_filling_match_their_definitions(seed, density, keep):
+@given(seed=st.integers(0, 2**31 - 1), h=st.integers(1, 52), w=st.integers(1, 52), density=st.floats(0.0, 0.95),
+       keep=st.sampled_from([0.0, 0.2, 0.5, 1.0]))
+def test_main_components_and_hole_filling_match_their_definitions(seed, h, w, density, keep):
     import cv2
 
     from edge_app.preprocess import _fill_holes, _main_components
 
-    mask = np.random.default_rng(seed).random((40, 52)) < density
+    mask = np.random.default_rng(seed).random((h, w)) < density
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     plain = np.isin(labels, 1 + np.flatnonzero(areas >= keep * areas.max())) if n > 1 else np.zeros(mask.shape, bool)
