@@ -30,8 +30,14 @@ def training_feed(x: np.ndarray, y: np.ndarray, original: np.ndarray, spec, batc
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if spec.photo_share < 1.0:  # keep each photo copy with probability photo_share, drawn per epoch
         keep = int(round(spec.photo_share * 2**20))
-        ds = tf.data.Dataset.zip(ds, stream(1))
-        ds = ds.filter(lambda item, r: item[2] | (r % 2**20 < keep)).map(lambda item, r: item)
+
+        def kept(item, r):  # named functions, not two lambdas on one line: AutoGraph cannot tell those apart
+            return item[2] | (r % 2**20 < keep)
+
+        def drop_draw(item, r):
+            return item
+
+        ds = tf.data.Dataset.zip(ds, stream(1)).filter(kept).map(drop_draw)
     ds = ds.batch(batch_size)
     if spec.photometric:
         from train.augment import relighter
